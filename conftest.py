@@ -1,0 +1,3 @@
+"""Shared pytest fixtures for tests/ and services/*/tests (real NATS and Postgres)."""
+
+pytest_plugins = ["tests.fixtures"]

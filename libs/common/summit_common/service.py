@@ -1,0 +1,31 @@
+"""How a service declares itself: name, the handler table, routes, migrations, what it emits."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fastapi import APIRouter
+from summit_contracts import REGISTRY
+
+from summit_common.consumer import Handler
+
+
+@dataclass(frozen=True)
+class Service:
+    name: str
+    description: str
+    handlers: Mapping[str, Handler] = field(default_factory=dict)
+    router: APIRouter | None = None
+    migrations: Path | None = None
+    emits: tuple[str, ...] = ()
+    version: str = "1.0.0"
+
+    def __post_init__(self) -> None:
+        for event_type in [*self.handlers, *self.emits]:
+            REGISTRY.get(event_type)  # fail at import time on a typo or unknown version
+
+    @property
+    def schema(self) -> str:
+        return self.name.replace("-", "_")

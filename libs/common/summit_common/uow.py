@@ -1,0 +1,76 @@
+"""The unit of work: one asyncpg transaction that holds a handler's state change,
+its inbox row and its outbox rows. Nothing is kept unless the whole transaction commits.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+from opentelemetry import trace
+from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+from summit_contracts import REGISTRY, CloudEvent, new_event
+from summit_contracts.registry import EventData
+
+_propagator = TraceContextTextMapPropagator()
+
+
+def current_traceparent() -> str | None:
+    carrier: dict[str, str] = {}
+    _propagator.inject(carrier)
+    return carrier.get("traceparent")
+
+
+@dataclass
+class UnitOfWork:
+    """What a handler or an HTTP command gets: a connection inside a transaction, and `emit`."""
+
+    conn: asyncpg.Connection
+    source: str
+    tenant: str | None = None
+    cause: CloudEvent | None = None
+    correlationid: str | None = None
+    pending: list[CloudEvent] = field(default_factory=list)
+    deferred: dict[str, list[tuple]] = field(default_factory=dict)
+
+    def defer(self, sql: str, *args: Any) -> None:
+        """Queue a write that runs at commit, batched (executemany) with the same statement
+        from the other events of the pulled batch. Use it for inserts and upserts that no
+        later read in the same batch depends on; it turns N round trips into one pipeline."""
+        self.deferred.setdefault(sql, []).append(args)
+
+    def emit(self, event_type: str, data: EventData | dict[str, Any], *, subject: str | None = None, tenant: str | None = None) -> CloudEvent:
+        """Queue an event for the outbox. It is validated now and published only after commit."""
+        spec = REGISTRY.get(event_type)
+        payload = data if isinstance(data, spec.model) else spec.validate(data if not isinstance(data, EventData) else data.model_dump(mode="json"))
+        tenantid = tenant or self.tenant or (self.cause.tenantid if self.cause else None)
+        if not tenantid:
+            raise ValueError("an event needs a tenant")
+        event = new_event(
+            event_type,
+            payload,
+            source=self.source,
+            tenantid=tenantid,
+            subject=subject,
+            correlationid=self.correlationid or (self.cause.correlationid if self.cause else None),
+            causationid=self.cause.id if self.cause else None,
+            traceparent=current_traceparent() or (self.cause.traceparent if self.cause else None),
+        )
+        self.pending.append(event)
+        return event
+
+
+async def flush_deferred(conn: asyncpg.Connection, deferred: dict[str, list[tuple]]) -> None:
+    for sql, rows in deferred.items():
+        await conn.executemany(sql, rows)
+
+
+def span_context_of(event: CloudEvent):
+    """The OpenTelemetry context an incoming event carries (CloudEvents distributed tracing)."""
+    if not event.traceparent:
+        return None
+    return _propagator.extract({"traceparent": event.traceparent})
+
+
+tracer = trace.get_tracer("summit")

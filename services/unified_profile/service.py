@@ -1,0 +1,20 @@
+"""Declares the unified-profile service: what it consumes, emits and serves.
+
+Consumes: every type in domain.RULES (kintell.*, buddy.*, upskilling.*), one handler for all.
+Emits: orchestration.profile.updated.v1, orchestration.journey.milestone.reached.v1.
+"""
+
+from pathlib import Path
+
+from summit_common import Service
+
+from services.unified_profile import api, domain, handlers, profiles
+
+service = Service(
+    name="unified-profile",
+    description="Unified participant profile: identity mapping, journey flags and milestones",
+    handlers=dict.fromkeys(domain.RULES, handlers.on_journey_event),
+    router=api.router,
+    migrations=Path(__file__).parent / "migrations",
+    emits=(profiles.PROFILE_UPDATED, profiles.MILESTONE_REACHED),
+)

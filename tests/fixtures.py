@@ -1,0 +1,56 @@
+"""Test infrastructure: real NATS JetStream and Postgres.
+
+Uses NATS_URL / DATABASE_URL when set; otherwise starts embedded servers once per
+session. Every test gets its own subject prefix and schema suffix, so tests never
+see each other's streams, consumers or tables.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from summit_common.settings import Settings
+
+DEV_SECRET = "test-secret-do-not-use-in-production-0123456789"
+
+
+@pytest.fixture(scope="session")
+def infra():
+    nats_url = os.environ.get("NATS_URL")
+    database_url = os.environ.get("DATABASE_URL")
+    started = []
+    if not nats_url or not database_url:
+        from summit_common.embedded import EmbeddedNats, EmbeddedPostgres
+
+        root = Path(tempfile.mkdtemp(prefix="summit-test-"))
+        if not nats_url:
+            nats = EmbeddedNats(root / "nats").start()
+            started.append(nats)
+            nats_url = nats.url
+        if not database_url:
+            pg = EmbeddedPostgres(root / "pg").start()
+            started.append(pg)
+            database_url = pg.url
+    yield {"nats_url": nats_url, "database_url": database_url}
+    for server in reversed(started):
+        server.stop()
+
+
+@pytest.fixture
+def settings(infra) -> Settings:
+    tag = uuid.uuid4().hex[:8]
+    return Settings(
+        NATS_URL=infra["nats_url"],
+        DATABASE_URL=infra["database_url"],
+        subject_prefix=f"t{tag}.",
+        schema_suffix=f"_t{tag}",
+        jwt_secret=DEV_SECRET,
+        fetch_timeout_seconds=0.2,
+        retry_backoff_seconds=(0.05, 0.1),
+        max_deliver=3,
+        outbox_poll_seconds=0.5,
+    )

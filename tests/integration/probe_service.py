@@ -1,0 +1,55 @@
+"""A tiny service used only to exercise the chassis contract (inbox, outbox, DLQ, replicas)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from summit_common import Service, UnitOfWork
+from summit_common.consumer import Incoming, PermanentError
+from summit_contracts.registry import REGISTRY, EventData, event_type
+
+if "probe.item.recorded.v1" not in REGISTRY:
+
+    @event_type("probe.item.recorded.v1", owner="probe")
+    class ItemRecorded(EventData):
+        """Test input."""
+
+        item_id: str
+        value: int
+        fail: Literal["no", "always", "permanent", "once"] = "no"
+
+    @event_type("probe.item.stored.v1", owner="probe")
+    class ItemStored(EventData):
+        """Test output."""
+
+        item_id: str
+        value: int
+
+FAILED_ONCE: set[str] = set()
+MIGRATIONS = Path(__file__).parent / "probe_migrations"
+
+
+async def record_item(event: Incoming, uow: UnitOfWork) -> None:
+    data = event.data
+    if data.fail == "always":
+        raise RuntimeError("probe handler always fails")
+    if data.fail == "permanent":
+        raise PermanentError("value is not acceptable")
+    if data.fail == "once" and data.item_id not in FAILED_ONCE:
+        FAILED_ONCE.add(data.item_id)
+        raise RuntimeError("transient failure")
+    await uow.conn.execute(
+        "INSERT INTO items (tenant_id, item_id, value) VALUES ($1, $2, $3)", event.tenant, data.item_id, data.value
+    )
+    uow.emit("probe.item.stored.v1", {"item_id": data.item_id, "value": data.value}, subject=data.item_id)
+
+
+def make_service(name: str = "probe") -> Service:
+    return Service(
+        name=name,
+        description="chassis probe",
+        handlers={"probe.item.recorded.v1": record_item},
+        migrations=MIGRATIONS,
+        emits=("probe.item.stored.v1",),
+    )
