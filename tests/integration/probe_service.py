@@ -5,7 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel, Field
 from summit_common import Service, UnitOfWork
+from summit_common.auth import Principal, current_principal
 from summit_common.consumer import Incoming, PermanentError
 from summit_contracts.registry import REGISTRY, EventData, event_type
 
@@ -27,6 +30,18 @@ if "probe.item.recorded.v1" not in REGISTRY:
         value: int
 
 FAILED_ONCE: set[str] = set()
+router = APIRouter(prefix="/v1")
+
+
+class Note(BaseModel):
+    text: str = Field(max_length=10_000)
+    count: int
+
+
+@router.post("/notes")
+async def post_note(note: Note, caller: Principal = Depends(current_principal)) -> dict:
+    """Reads a body, so body limits and validation errors can be tested."""
+    return {"tenant": caller.tenant, "chars": len(note.text), "count": note.count}
 MIGRATIONS = Path(__file__).parent / "probe_migrations"
 
 
@@ -51,5 +66,6 @@ def make_service(name: str = "probe") -> Service:
         description="chassis probe",
         handlers={"probe.item.recorded.v1": record_item},
         migrations=MIGRATIONS,
+        router=router,
         emits=("probe.item.stored.v1",),
     )

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse, Response
+from nats.js.errors import NotFoundError
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -44,20 +45,31 @@ class BodyLimit:
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
             return await self._reject(scope, send)
         seen = 0
+        rejected = False
 
         async def limited() -> Message:
-            nonlocal seen
+            # Past the limit: answer 413 ourselves and tell the app the client left.
+            nonlocal seen, rejected
+            if rejected:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise _TooLarge
+                    rejected = True
+                    await self._reject(scope, send)
+                    return {"type": "http.disconnect"}
             return message
 
+        async def guarded_send(message: Message) -> None:
+            if not rejected:
+                await send(message)
+
         try:
-            await self.app(scope, limited, send)
-        except _TooLarge:
-            await self._reject(scope, send)
+            await self.app(scope, limited, guarded_send)
+        except Exception:
+            if not rejected:
+                raise
 
     async def _reject(self, scope: Scope, send: Send) -> None:
         request = Request(scope)
@@ -65,10 +77,6 @@ class BodyLimit:
             request, 413, "request body too large", f"the limit is {self.max_bytes} bytes", max_bytes=self.max_bytes
         )
         await response(scope, _no_receive, send)
-
-
-class _TooLarge(Exception):
-    pass
 
 
 async def _no_receive() -> Message:
@@ -148,15 +156,18 @@ def build_app(runtime: ServiceRuntime) -> FastAPI:
 
     @app.post("/v1/dlq/{seq}/replay", tags=["ops"])
     async def replay_dead_letter(seq: int, _: Principal = Depends(require_role(OPERATOR))) -> dict:
-        entry = await dlq.get_entry(runtime.js, runtime.naming, seq)
-        if entry.service != service.name:
+        try:
+            entry = await dlq.get_entry(runtime.js, runtime.naming, seq)
+        except NotFoundError:
+            entry = None
+        if entry is None or entry.service != service.name:
             raise Problem(404, "not found", f"no dead letter {seq} for {service.name}")
         await dlq.replay(runtime.js, runtime.naming, seq)
         return {"replayed": entry.summary()}
 
     if service.router is not None:
         app.include_router(service.router)
-    # Outermost first: the body limit wraps everything, then context.
-    app.add_middleware(RequestContext, runtime=runtime)
+    # The last added is outermost: request context (ids, metrics, access log) sees 413s too.
     app.add_middleware(BodyLimit, max_bytes=runtime.settings.max_body_bytes)
+    app.add_middleware(RequestContext, runtime=runtime)
     return app
