@@ -38,3 +38,9 @@ async def on_journey_event(event: Incoming, uow: UnitOfWork) -> None:
         trigger_type=event_type,
         at=event.envelope.time or datetime.now(UTC),
     )
+
+
+def lock_order(event: Incoming) -> str:
+    """Batches handle events in participant order, so replicas lock profiles in one order."""
+    participant = domain.participant_of(event.envelope.type, event.data)
+    return f"{participant.system}:{participant.id}" if participant else ""

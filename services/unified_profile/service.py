@@ -17,4 +17,5 @@ service = Service(
     router=api.router,
     migrations=Path(__file__).parent / "migrations",
     emits=(profiles.PROFILE_UPDATED, profiles.MILESTONE_REACHED),
+    batch_order=handlers.lock_order,
 )

@@ -112,6 +112,7 @@ class Consumer:
         metrics: Metrics,
         outbox_channel: str,
         on_emitted: Callable[[], None],
+        batch_order: Callable[[Incoming[Any]], str] | None = None,
     ) -> None:
         self.service = service
         self.event_type = event_type
@@ -123,6 +124,7 @@ class Consumer:
         self._metrics = metrics
         self._channel = outbox_channel
         self._on_emitted = on_emitted
+        self._batch_order = batch_order
         self.durable = naming.durable(service, event_type)
         self._stopping = asyncio.Event()
         self._sub = None
@@ -192,6 +194,8 @@ class Consumer:
             self._metrics.pending(consumer=self.durable).set(msgs[-1].metadata.num_pending)
         if not items:
             return
+        if self._batch_order is not None:
+            items.sort(key=lambda item: self._batch_order(item.incoming))
         started = time.perf_counter()
         try:
             await self._commit(items)

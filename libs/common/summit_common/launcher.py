@@ -8,6 +8,7 @@ container), on consecutive ports; logs go to <data>/logs/<service>.log.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -78,11 +79,14 @@ async def up(*, data_dir: Path, base_port: int = 8001, only: list[str] | None = 
             raise CliError(f"unknown service(s): {', '.join(unknown)}")
         services = {name: services[name] for name in only}
     secret = dev_secret(data_dir)
-    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "SUMMIT_JWT_SECRET": secret}
+    ports = {name: base_port + index for index, name in enumerate(services)}
+    # Every service learns where the others listen (the api-gateway proxies to them).
+    service_urls = json.dumps({name: f"http://127.0.0.1:{port}" for name, port in ports.items()})
+    env = {**os.environ, "NATS_URL": nats_url, "DATABASE_URL": database_url, "SUMMIT_JWT_SECRET": secret,
+           "SUMMIT_SERVICE_URLS": service_urls}
     procs: dict[str, tuple[subprocess.Popen, int]] = {}
     try:
-        for index, name in enumerate(services):
-            port = base_port + index
+        for name, port in ports.items():
             log = open(data_dir / "logs" / f"{name}.log", "ab")  # noqa: SIM115 (owned by the child)
             procs[name] = (
                 subprocess.Popen([sys.executable, "-m", "summit_common.cli", "run", name, "--port", str(port)],

@@ -79,7 +79,7 @@ class ServiceRuntime:
                 consumer = Consumer(
                     service=self.service.name, event_type=event_type, handler=handler, js=self.js, pool=self.pool,
                     naming=self.naming, settings=s, metrics=self.metrics, outbox_channel=self.outbox_channel,
-                    on_emitted=self._wake_relay,
+                    on_emitted=self._wake_relay, batch_order=self.service.batch_order,
                 )
                 await consumer.start()
                 self.consumers.append(consumer)

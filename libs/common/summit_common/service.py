@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from fastapi import APIRouter
 from summit_contracts import REGISTRY
@@ -21,6 +22,10 @@ class Service:
     migrations: Path | None = None
     emits: tuple[str, ...] = ()
     version: str = "1.0.0"
+    # Sort key for the events of a pulled batch. Handlers that lock rows (SELECT ... FOR
+    # UPDATE) then take locks in one global order, so concurrent batches and replicas
+    # do not deadlock. None keeps delivery order.
+    batch_order: Callable[[Any], str] | None = None
 
     def __post_init__(self) -> None:
         for event_type in [*self.handlers, *self.emits]:

@@ -35,3 +35,16 @@ class ReviewCompleted(EventData):
     reviewer: NonEmpty
     reviewed_at: datetime
     reason: FreeText | None = None
+
+
+@event_type("safety.text.screened.v1", owner=OWNER)
+class TextScreened(EventData):
+    """A free-text item was screened. `held` items wait for a review decision before any
+    downstream use (q2q-ai scores only `clear` items, or `held` ones later approved)."""
+
+    content_type: NonEmpty = Field(description="the event type that carried the text")
+    content_id: NonEmpty = Field(description="id of the record that holds the text")
+    verdict: Literal["clear", "held"]
+    flag_id: str | None = Field(default=None, description="set when held")
+    policy_version: NonEmpty
+    screened_at: datetime
