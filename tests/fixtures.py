@@ -13,6 +13,7 @@ import uuid
 from pathlib import Path
 
 import pytest
+
 from summit_common.settings import Settings
 
 DEV_SECRET = "test-secret-do-not-use-in-production-0123456789"

@@ -13,14 +13,14 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request, Response
 from pydantic import BaseModel, ConfigDict, StrictBool, StringConstraints
+
+from services.unified_profile import domain, profiles, store
+from services.unified_profile.store import ProfileRow
 from summit_common import UnitOfWork, tenancy
 from summit_common.auth import Principal, current_principal, require_role
 from summit_common.pagination import clamp_limit, decode_cursor, encode_cursor
 from summit_common.problems import Problem
 from summit_contracts.events.common import NonEmpty
-
-from services.unified_profile import domain, profiles, store
-from services.unified_profile.store import ProfileRow
 
 router = APIRouter(prefix="/v1", tags=["unified-profile"])
 Caller = Annotated[Principal, Depends(current_principal)]

@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from services.unified_profile import domain, profiles, store
 from summit_common import UnitOfWork
 from summit_common.consumer import Incoming
-
-from services.unified_profile import domain, profiles, store
 
 
 async def on_journey_event(event: Incoming, uow: UnitOfWork) -> None:

@@ -10,11 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from summit_common import UnitOfWork
-from summit_contracts import new_id
-
 from services.unified_profile import domain, store
 from services.unified_profile.store import ProfileRow
+from summit_common import UnitOfWork
+from summit_contracts import new_id
 
 PROFILE_UPDATED = "orchestration.profile.updated.v1"
 MILESTONE_REACHED = "orchestration.journey.milestone.reached.v1"

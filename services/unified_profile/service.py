@@ -6,9 +6,8 @@ Emits: orchestration.profile.updated.v1, orchestration.journey.milestone.reached
 
 from pathlib import Path
 
-from summit_common import Service
-
 from services.unified_profile import api, domain, handlers, profiles
+from summit_common import Service
 
 service = Service(
     name="unified-profile",

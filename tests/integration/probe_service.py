@@ -7,6 +7,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
+
 from summit_common import Service, UnitOfWork
 from summit_common.auth import Principal, current_principal
 from summit_common.consumer import Incoming, PermanentError

@@ -8,10 +8,10 @@ import json
 import asyncpg
 import nats
 import pytest
+
 from summit_common import dlq
 from summit_common.runtime import ServiceRuntime
 from summit_contracts import new_event
-
 from tests.helpers import eventually, read_subject
 from tests.integration.probe_service import make_service
 

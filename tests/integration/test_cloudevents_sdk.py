@@ -10,8 +10,8 @@ import nats
 import pytest
 from cloudevents.core.formats.json import JSONFormat
 from cloudevents.core.v1.event import CloudEvent as SdkEvent
-from summit_common.runtime import ServiceRuntime
 
+from summit_common.runtime import ServiceRuntime
 from tests.helpers import eventually, read_subject
 from tests.integration.probe_service import make_service
 

@@ -7,9 +7,9 @@ import time
 import httpx
 import jwt
 import pytest
+
 from summit_common.auth import mint_token
 from summit_common.runtime import ServiceRuntime
-
 from tests.integration.probe_service import make_service
 
 pytestmark = pytest.mark.integration

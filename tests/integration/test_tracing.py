@@ -10,9 +10,9 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
-from summit_contracts import new_event
 
 from summit_common.runtime import ServiceRuntime
+from summit_contracts import new_event
 from tests.helpers import read_subject
 from tests.integration.probe_service import make_service
 

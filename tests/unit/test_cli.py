@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import jwt
+
 from summit_common import cli
 
 

@@ -8,6 +8,7 @@ import uuid
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from summit_contracts import REGISTRY, CloudEvent, EnvelopeError, UnknownEventType, nats_msg_id, new_event, new_id
 from summit_contracts.registry import TYPE_PATTERN, EventDataError
 

@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+
 from summit_common.bus import Naming
 from summit_common.catalog import discover_services
 from summit_contracts import REGISTRY

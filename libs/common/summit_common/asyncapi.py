@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from summit_contracts import REGISTRY
-
 from summit_common.bus import Naming
+from summit_contracts import REGISTRY
 
 if TYPE_CHECKING:
     from summit_common.service import Service

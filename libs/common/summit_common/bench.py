@@ -19,8 +19,6 @@ from pathlib import Path
 
 import nats
 from nats.js import api
-from summit_contracts import REGISTRY, new_event
-from summit_contracts.registry import EventData, event_type
 
 from summit_common.bus import Naming, ensure_stream
 from summit_common.consumer import Incoming
@@ -28,6 +26,8 @@ from summit_common.runtime import ServiceRuntime
 from summit_common.service import Service
 from summit_common.settings import Settings
 from summit_common.uow import UnitOfWork
+from summit_contracts import REGISTRY, new_event
+from summit_contracts.registry import EventData, event_type
 
 if "bench.item.recorded.v1" not in REGISTRY:
 

@@ -8,9 +8,8 @@ import importlib
 import pkgutil
 from typing import Any
 
-from summit_contracts import REGISTRY
-
 from summit_common.service import Service
+from summit_contracts import REGISTRY
 
 
 def discover_services() -> dict[str, Service]:

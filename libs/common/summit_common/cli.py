@@ -103,9 +103,9 @@ def cmd_catalog(args) -> None:
 
 async def _publish(args) -> None:
     import nats
-    from summit_contracts import REGISTRY, EventDataError, UnknownEventType, new_event
 
     from summit_common.bus import Naming
+    from summit_contracts import REGISTRY, EventDataError, UnknownEventType, new_event
 
     try:
         spec = REGISTRY.get(args.type)
@@ -123,7 +123,7 @@ async def _publish(args) -> None:
         raise CliError(f"no stream accepts {args.type!r}: start a service (summit up) so streams are provisioned") from None
     finally:
         await nc.close()
-    print(json.dumps({"id": event.id, "type": event.type, "stream": ack.stream, "seq": ack.seq, "duplicate": ack.duplicate}))
+    print(json.dumps({"id": event.id, "type": event.type, "stream": ack.stream, "seq": ack.seq, "duplicate": bool(ack.duplicate)}))
 
 
 async def _connect(url: str):

@@ -25,8 +25,6 @@ from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import trace
-from summit_contracts import REGISTRY, CloudEvent, EnvelopeError, EventDataError, UnknownEventType
-from summit_contracts.registry import EventData
 
 from summit_common import dlq, outbox
 from summit_common.bus import Naming
@@ -34,6 +32,8 @@ from summit_common.logs import get_logger
 from summit_common.metrics import Metrics
 from summit_common.settings import Settings
 from summit_common.uow import UnitOfWork, flush_deferred, span_context_of, tracer
+from summit_contracts import REGISTRY, CloudEvent, EnvelopeError, EventDataError, UnknownEventType
+from summit_contracts.registry import EventData
 
 D = TypeVar("D", bound=EventData)
 log = get_logger(component="consumer")

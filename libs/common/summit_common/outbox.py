@@ -15,11 +15,11 @@ from collections.abc import Sequence
 
 import asyncpg
 from nats.js.client import JetStreamContext
-from summit_contracts import CloudEvent
 
 from summit_common.bus import Naming
 from summit_common.logs import get_logger
 from summit_common.metrics import Metrics
+from summit_contracts import CloudEvent
 
 log = get_logger(component="outbox")
 

@@ -15,7 +15,6 @@ from collections.abc import AsyncIterator
 import asyncpg
 import uvicorn
 from fastapi import FastAPI
-from summit_contracts import REGISTRY
 
 from summit_common import db, outbox
 from summit_common.bus import Naming, connect, ensure_streams
@@ -27,6 +26,7 @@ from summit_common.service import Service
 from summit_common.settings import Settings
 from summit_common.tracing import configure_tracing
 from summit_common.uow import UnitOfWork, flush_deferred
+from summit_contracts import REGISTRY
 
 log = get_logger(component="runtime")
 

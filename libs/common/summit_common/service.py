@@ -8,9 +8,9 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter
-from summit_contracts import REGISTRY
 
 from summit_common.consumer import Handler
+from summit_contracts import REGISTRY
 
 
 @dataclass(frozen=True)

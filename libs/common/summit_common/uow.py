@@ -10,6 +10,7 @@ from typing import Any
 import asyncpg
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
 from summit_contracts import REGISTRY, CloudEvent, new_event
 from summit_contracts.registry import EventData
 

@@ -6,9 +6,9 @@ from __future__ import annotations
 import httpx
 import nats
 import pytest
-from summit_common.runtime import ServiceRuntime
 
 from services.unified_profile.service import service
+from summit_common.runtime import ServiceRuntime
 
 
 @pytest.fixture

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 
+from services.unified_profile.profiles import MILESTONE_REACHED, PROFILE_UPDATED
+from services.unified_profile.tests.factories import event_data
 from summit_common.auth import mint_token
 from summit_common.runtime import ServiceRuntime
 from summit_contracts import CloudEvent, new_event
-
-from services.unified_profile.profiles import MILESTONE_REACHED, PROFILE_UPDATED
-from services.unified_profile.tests.factories import event_data
 from tests.helpers import eventually, read_subject
 
 TENANT = "acme"

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 
 import jwt
 import pytest
-from summit_common.auth import mint_token
 
 from services.unified_profile.tests.factories import ref
 from services.unified_profile.tests.support import (
@@ -18,6 +17,7 @@ from services.unified_profile.tests.support import (
     updates_of,
     wait_for_profile,
 )
+from summit_common.auth import mint_token
 from tests.fixtures import DEV_SECRET
 
 pytestmark = pytest.mark.integration

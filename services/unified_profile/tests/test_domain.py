@@ -7,11 +7,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from summit_contracts import REGISTRY
 
 from services.unified_profile import domain
 from services.unified_profile.domain import COUNTERS, FLAGS, ProfileState
 from services.unified_profile.tests.factories import T0, model, ref
+from summit_contracts import REGISTRY
 
 EMPTY = ProfileState()
 

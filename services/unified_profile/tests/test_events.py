@@ -6,9 +6,6 @@ import json
 from collections import Counter, defaultdict
 
 import pytest
-from summit_common import dlq
-from summit_common.runtime import ServiceRuntime
-from summit_contracts import new_event
 
 from services.unified_profile import domain
 from services.unified_profile.service import service
@@ -23,6 +20,9 @@ from services.unified_profile.tests.support import (
     updates_of,
     wait_for_profile,
 )
+from summit_common import dlq
+from summit_common.runtime import ServiceRuntime
+from summit_contracts import new_event
 from tests.helpers import eventually, read_subject
 
 pytestmark = pytest.mark.integration
