@@ -55,3 +55,38 @@ def settings(infra) -> Settings:
         max_deliver=3,
         outbox_poll_seconds=0.5,
     )
+
+
+@pytest.fixture
+async def bus(settings):
+    """A JetStream context on the test's NATS, to publish events and read what services emit."""
+    import nats
+
+    nc = await nats.connect(settings.nats_url)
+    yield nc.jetstream()
+    await nc.close()
+
+
+@pytest.fixture
+async def start_service(settings):
+    """Start a service runtime on this test's settings; every started runtime stops at teardown."""
+    from summit_common.runtime import ServiceRuntime
+
+    started = []
+
+    async def start(service, custom: Settings | None = None, **options) -> ServiceRuntime:
+        runtime = ServiceRuntime(service, custom or settings)
+        await runtime.start(**options)
+        started.append(runtime)
+        return runtime
+
+    yield start
+    for runtime in reversed(started):
+        await runtime.stop()
+
+
+def api_client(runtime):
+    """An HTTP client on a runtime's ASGI app (no sockets)."""
+    import httpx
+
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.app), base_url="http://svc")
