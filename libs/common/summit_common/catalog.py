@@ -5,8 +5,11 @@ events they produce and consume, and their HTTP routes. Exported as JSON by
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import pkgutil
 from typing import Any
+
+from fastapi import FastAPI
 
 from summit_common.service import Service
 from summit_contracts import REGISTRY
@@ -20,6 +23,8 @@ def discover_services() -> dict[str, Service]:
     for info in sorted(pkgutil.iter_modules(services.__path__), key=lambda i: i.name):
         if not info.ispkg or info.name.startswith("_"):
             continue
+        if importlib.util.find_spec(f"services.{info.name}.service") is None:
+            continue  # a package without service.py is not a service (yet)
         module = importlib.import_module(f"services.{info.name}.service")
         service = module.service
         found[service.name] = service
@@ -35,12 +40,15 @@ def get_service(name: str) -> Service:
 
 
 def http_routes(service: Service) -> list[dict[str, Any]]:
+    """The service's own routes, read from the OpenAPI document (public API; nested routers included)."""
     if service.router is None:
         return []
+    app = FastAPI()
+    app.include_router(service.router)
     routes = []
-    for route in service.router.routes:
-        methods = sorted(getattr(route, "methods", []) or [])
-        routes.append({"path": route.path, "methods": methods, "name": getattr(route, "name", "")})
+    for path, operations in app.openapi().get("paths", {}).items():
+        for method, operation in operations.items():
+            routes.append({"path": path, "methods": [method.upper()], "name": operation.get("operationId", "")})
     return sorted(routes, key=lambda r: (r["path"], r["methods"]))
 
 

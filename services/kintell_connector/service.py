@@ -1,0 +1,19 @@
+"""Declares kintell-connector: no subscriptions (Kintell is reached over HTTP), the routes,
+the migrations, and the three kintell.* events it emits."""
+
+from pathlib import Path
+
+from services.kintell_connector import api, ingest, profiles
+from summit_common import Service
+
+# A broken mapping file should fail the start, not the first import.
+profiles.load_profiles()
+
+service = Service(
+    name="kintell-connector",
+    description="Imports Kintell language and mentorship sessions and ratings (CSV and webhooks) and emits kintell.* events",
+    handlers={},
+    router=api.router,
+    migrations=Path(__file__).parent / "migrations",
+    emits=ingest.EMITS,
+)
