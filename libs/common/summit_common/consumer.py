@@ -98,6 +98,11 @@ def decode(raw: bytes, subject: str, naming: Naming, handlers: Mapping[str, Hand
     return Incoming(envelope=envelope, data=data)
 
 
+def _trace_id(span) -> str | None:
+    context = span.get_span_context()
+    return format(context.trace_id, "032x") if context.is_valid else None
+
+
 class Consumer:
     def __init__(
         self,
@@ -117,6 +122,8 @@ class Consumer:
         self.service = service
         self.event_type = event_type
         self.handlers = {event_type: handler}
+        self._handler = handler
+        self._span_name = f"handle {event_type}"
         self._js = js
         self._pool = pool
         self._naming = naming
@@ -239,8 +246,7 @@ class Consumer:
                 emitted.extend(await self._handle(conn, item, deferred))
             await flush_deferred(conn, deferred)
             await outbox.write(conn, emitted, self._naming, self._channel)
-        for item in items:
-            self._metrics.handled(type=item.incoming.envelope.type).inc()
+        self._metrics.handled(type=self.event_type).inc(len(items))  # one type per consumer
         if emitted:
             self._on_emitted()
 
@@ -249,18 +255,19 @@ class Consumer:
         uow = UnitOfWork(conn=conn, source=self.service, cause=envelope, deferred=deferred)
         with (
             tracer.start_as_current_span(
-                f"handle {envelope.type}", context=span_context_of(envelope), kind=trace.SpanKind.CONSUMER
+                self._span_name, context=span_context_of(envelope), kind=trace.SpanKind.CONSUMER
             ) as span,
             structlog.contextvars.bound_contextvars(
                 event_id=envelope.id,
                 event_type=envelope.type,
                 tenant=envelope.tenantid,
                 correlation_id=envelope.correlationid,
-                trace_id=format(span.get_span_context().trace_id, "032x"),
+                trace_id=_trace_id(span),
             ),
         ):
-            span.set_attribute("messaging.message.id", envelope.id)
-            await self.handlers[envelope.type](item.incoming, uow)
+            if span.is_recording():
+                span.set_attribute("messaging.message.id", envelope.id)
+            await self._handler(item.incoming, uow)
         return uow.pending
 
     async def _on_failure(self, item: _Item, exc: Exception) -> None:

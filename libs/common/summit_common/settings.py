@@ -31,7 +31,7 @@ class Settings(BaseSettings):
     stream_replicas: int = 1
     dedupe_window_seconds: float = 120.0
 
-    batch_size: int = 200
+    batch_size: int = 500
     fetch_timeout_seconds: float = 1.0
     ack_wait_seconds: float = 30.0
     max_deliver: int = 5

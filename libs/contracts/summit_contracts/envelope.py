@@ -9,7 +9,6 @@ attributes are kept, so events from any CloudEvents SDK round-trip unchanged.
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 from datetime import UTC, datetime
 from functools import cached_property
@@ -74,20 +73,15 @@ class CloudEvent(BaseModel):
     def from_json(cls, raw: bytes | str) -> CloudEvent:
         """Parse structured-mode JSON, raising EnvelopeError with a readable reason."""
         try:
-            document = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as exc:
-            raise EnvelopeError(f"malformed JSON: {exc}") from None
-        if not isinstance(document, dict):
-            raise EnvelopeError("a CloudEvent must be a JSON object")
-        if "data_base64" in document:
-            raise EnvelopeError("binary data (data_base64) is not accepted; send JSON data")
-        for name in document:
-            if name not in cls.model_fields and not _EXTENSION_NAME.match(name):
-                raise EnvelopeError(f"invalid extension attribute name {name!r}")
-        try:
-            return cls.model_validate(document)
+            event = cls.model_validate_json(raw)
         except ValidationError as exc:
-            raise EnvelopeError(_first_errors(exc)) from None
+            raise EnvelopeError(_describe(exc)) from None
+        if "data_base64" in (event.model_extra or {}):
+            raise EnvelopeError("binary data (data_base64) is not accepted; send JSON data")
+        for name in event.model_extra or {}:
+            if not _EXTENSION_NAME.match(name):
+                raise EnvelopeError(f"invalid extension attribute name {name!r}")
+        return event
 
 
 def nats_msg_id(source: str, event_id: str) -> str:
@@ -126,6 +120,15 @@ def new_event(
         traceparent=traceparent,
         data=data,
     )
+
+
+def _describe(exc: ValidationError) -> str:
+    first = exc.errors()[0] if exc.errors() else {}
+    if first.get("type") == "json_invalid":
+        return f"malformed JSON: {first.get('ctx', {}).get('error', first.get('msg'))}"
+    if first.get("type") == "model_type":
+        return "a CloudEvent must be a JSON object"
+    return _first_errors(exc)
 
 
 def _first_errors(exc: ValidationError, limit: int = 3) -> str:
