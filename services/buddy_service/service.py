@@ -1,0 +1,16 @@
+"""Declares buddy-service: no subscriptions (buddy data arrives over HTTP as CSV or JSON),
+the routes, the migrations, and the four buddy.* events it emits."""
+
+from pathlib import Path
+
+from services.buddy_service import api, ingest
+from summit_common import Service
+
+service = Service(
+    name="buddy-service",
+    description="Imports buddy-programme matches, shared events, check-ins and feedback (CSV and JSON) and emits buddy.* events",
+    handlers={},
+    router=api.router,
+    migrations=Path(__file__).parent / "migrations",
+    emits=ingest.EMITS,
+)

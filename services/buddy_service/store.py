@@ -1,0 +1,210 @@
+"""SQL for the buddy_service schema only (tables: buddy_matches, buddy_events, buddy_checkins,
+buddy_feedback, imports).
+
+Functions take a connection, are keyword-only, and never commit: writes run inside the
+caller's unit of work. Bulk writes use unnest() so an import is a handful of statements
+whatever its size. Every query is scoped by tenant, except the *_owner lookups used to
+audit cross-tenant probes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from services.buddy_service import domain
+from services.buddy_service.domain import Match, Record
+
+
+@dataclass(frozen=True)
+class _Table:
+    name: str
+    record_type: type
+    id_column: str
+    pg_types: dict[str, str]  # record field (= column) -> Postgres type
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        return tuple(f.name for f in dataclasses.fields(self.record_type))
+
+
+TABLES: dict[str, _Table] = {
+    domain.MATCHES: _Table("buddy_matches", domain.Match, "match_id", {
+        "match_id": "text", "participant_id": "text", "buddy_id": "text", "matched_at": "timestamptz",
+        "program": "text"}),
+    domain.EVENTS: _Table("buddy_events", domain.Activity, "event_id", {
+        "event_id": "text", "match_id": "text", "category": "text", "occurred_at": "timestamptz",
+        "duration_minutes": "int", "participant_id": "text"}),
+    domain.CHECKINS: _Table("buddy_checkins", domain.Checkin, "checkin_id", {
+        "checkin_id": "text", "match_id": "text", "completed_at": "timestamptz", "mood": "smallint", "notes": "text",
+        "participant_id": "text"}),
+    domain.FEEDBACK: _Table("buddy_feedback", domain.Feedback, "feedback_id", {
+        "feedback_id": "text", "match_id": "text", "from_role": "text", "submitted_at": "timestamptz",
+        "rating": "smallint", "text": "text", "participant_id": "text"}),
+}
+
+
+async def lock_tenant(conn: asyncpg.Connection, *, tenant: str) -> None:
+    """Serialise writers of one tenant (replicas included), so an import plans against stable state."""
+    await conn.execute("SELECT pg_advisory_xact_lock(hashtext($1))", f"buddy-service:{tenant}")
+
+
+async def load_records(conn: asyncpg.Connection, *, kind: str, tenant: str, ids: Sequence[str]) -> dict[str, Record]:
+    """The stored records of `kind` with these ids, as domain records."""
+    table = TABLES[kind]
+    if not ids:
+        return {}
+    rows = await conn.fetch(
+        f"SELECT {', '.join(table.columns)} FROM {table.name} WHERE tenant_id = $1 AND {table.id_column} = ANY($2::text[])",
+        tenant, sorted(set(ids)),
+    )
+    return {row[table.id_column]: table.record_type(**dict(row)) for row in rows}
+
+
+async def load_matches(conn: asyncpg.Connection, *, tenant: str, match_ids: Sequence[str]) -> dict[str, Match]:
+    return await load_records(conn, kind=domain.MATCHES, tenant=tenant, ids=match_ids)  # type: ignore[return-value]
+
+
+async def insert_records(
+    conn: asyncpg.Connection, *, kind: str, tenant: str, records: Sequence[Record], origin: str, import_id: str,
+) -> set[str]:
+    """Insert records not stored yet; returns the ids actually inserted (a conflict inserts nothing)."""
+    if not records:
+        return set()
+    table = TABLES[kind]
+    columns = table.columns
+    arrays = [[getattr(r, c) for r in records] for c in columns]
+    unnest = ", ".join(f"${i + 4}::{table.pg_types[c]}[]" for i, c in enumerate(columns))
+    rows = await conn.fetch(
+        f"INSERT INTO {table.name} (tenant_id, origin, import_id, {', '.join(columns)})"
+        f" SELECT $1, $2, $3, {', '.join('u.' + c for c in columns)} FROM unnest({unnest}) AS u({', '.join(columns)})"
+        f" ON CONFLICT (tenant_id, {table.id_column}) DO NOTHING RETURNING {table.id_column}",
+        tenant, origin, import_id, *arrays,
+    )
+    return {r[table.id_column] for r in rows}
+
+
+# --- import reports ---------------------------------------------------------------------
+
+
+async def insert_import(
+    conn: asyncpg.Connection, *, tenant: str, report: dict[str, Any], content_sha256: str,
+) -> None:
+    await conn.execute(
+        "INSERT INTO imports (import_id, tenant_id, format, timezone, content_sha256, rows_total, accepted, rejected,"
+        " duplicates, sections, errors, records, imported_by, created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb, $12::jsonb, $13, $14)",
+        report["import_id"], tenant, report["format"], report["timezone"], content_sha256, report["rows_total"],
+        report["accepted"], report["rejected"], report["duplicates"], json.dumps(report["sections"]),
+        json.dumps(report["errors"]), json.dumps(report["records"]), report["imported_by"],
+        datetime.fromisoformat(report["created_at"]),
+    )
+
+
+async def get_import(conn: asyncpg.Connection, *, tenant: str, import_id: str) -> dict[str, Any] | None:
+    row = await conn.fetchrow(
+        "SELECT import_id, format, timezone, rows_total, accepted, rejected, duplicates, sections, errors, records,"
+        " imported_by, created_at FROM imports WHERE tenant_id = $1 AND import_id = $2",
+        tenant, import_id,
+    )
+    if row is None:
+        return None
+    report = dict(row)
+    for key in ("sections", "errors", "records"):
+        report[key] = json.loads(report[key])
+    report["created_at"] = row["created_at"].isoformat()
+    return report
+
+
+async def import_owner(conn: asyncpg.Connection, *, import_id: str) -> str | None:
+    return await conn.fetchval("SELECT tenant_id FROM imports WHERE import_id = $1", import_id)
+
+
+async def count_imports(conn: asyncpg.Connection, *, tenant: str) -> int:
+    return await conn.fetchval("SELECT count(*) FROM imports WHERE tenant_id = $1", tenant)
+
+
+# --- matches ----------------------------------------------------------------------------
+
+MATCH_COLUMNS = "match_id, participant_id, buddy_id, matched_at, program, origin, import_id, created_at"
+
+
+def _match_out(row: asyncpg.Record) -> dict[str, Any]:
+    return {
+        "match_id": row["match_id"],
+        "participant": domain.ref(row["participant_id"]),
+        "buddy": domain.ref(row["buddy_id"]),
+        "matched_at": row["matched_at"].isoformat(),
+        "program": row["program"],
+        "origin": row["origin"],
+        "import_id": row["import_id"],
+        "created_at": row["created_at"].isoformat(),
+    }
+
+
+async def get_match(conn: asyncpg.Connection, *, tenant: str, match_id: str) -> dict[str, Any] | None:
+    """One match with how many activities, check-ins and feedback it has, and when the last one happened."""
+    row = await conn.fetchrow(
+        f"SELECT {MATCH_COLUMNS},"
+        " (SELECT count(*) FROM buddy_events e WHERE e.tenant_id = m.tenant_id AND e.match_id = m.match_id) AS events,"
+        " (SELECT count(*) FROM buddy_checkins c WHERE c.tenant_id = m.tenant_id AND c.match_id = m.match_id) AS checkins,"
+        " (SELECT count(*) FROM buddy_feedback f WHERE f.tenant_id = m.tenant_id AND f.match_id = m.match_id) AS feedback,"
+        " GREATEST("
+        "  (SELECT max(occurred_at) FROM buddy_events e WHERE e.tenant_id = m.tenant_id AND e.match_id = m.match_id),"
+        "  (SELECT max(completed_at) FROM buddy_checkins c WHERE c.tenant_id = m.tenant_id AND c.match_id = m.match_id),"
+        "  (SELECT max(submitted_at) FROM buddy_feedback f WHERE f.tenant_id = m.tenant_id AND f.match_id = m.match_id)"
+        " ) AS last_activity_at"
+        " FROM buddy_matches m WHERE m.tenant_id = $1 AND m.match_id = $2",
+        tenant, match_id,
+    )
+    if row is None:
+        return None
+    match = _match_out(row)
+    match["counts"] = {"events": row["events"], "checkins": row["checkins"], "feedback": row["feedback"]}
+    match["last_activity_at"] = row["last_activity_at"].isoformat() if row["last_activity_at"] else None
+    return match
+
+
+async def match_owner(conn: asyncpg.Connection, *, match_id: str) -> str | None:
+    """Some tenant that holds this match id (ids are unique per tenant only); for auditing."""
+    return await conn.fetchval("SELECT tenant_id FROM buddy_matches WHERE match_id = $1 LIMIT 1", match_id)
+
+
+async def list_matches(
+    conn: asyncpg.Connection, *, tenant: str, participant: str | None, buddy: str | None, program: str | None,
+    matched_from: datetime | None, matched_to: datetime | None, after: tuple[datetime, str] | None, limit: int,
+) -> list[dict[str, Any]]:
+    """Newest first; `after` is the (matched_at, match_id) of the last row of the previous page."""
+    clauses = ["tenant_id = $1"]
+    args: list[Any] = [tenant]
+
+    def where(sql: str, value: Any) -> None:
+        args.append(value)
+        clauses.append(sql.replace("?", f"${len(args)}"))
+
+    if participant:
+        where("participant_id = ?", participant)
+    if buddy:
+        where("buddy_id = ?", buddy)
+    if program:
+        where("program = ?", program)
+    if matched_from:
+        where("matched_at >= ?", matched_from)
+    if matched_to:
+        where("matched_at < ?", matched_to)
+    if after:
+        args.extend(after)
+        clauses.append(f"(matched_at, match_id) < (${len(args) - 1}, ${len(args)})")
+    args.append(limit)
+    rows = await conn.fetch(
+        f"SELECT {MATCH_COLUMNS} FROM buddy_matches WHERE {' AND '.join(clauses)}"
+        f" ORDER BY matched_at DESC, match_id DESC LIMIT ${len(args)}",
+        *args,
+    )
+    return [_match_out(r) for r in rows]
