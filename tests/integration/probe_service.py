@@ -21,7 +21,7 @@ if "probe.item.recorded.v1" not in REGISTRY:
 
         item_id: str
         value: int
-        fail: Literal["no", "always", "permanent", "once"] = "no"
+        fail: Literal["no", "always", "permanent", "once", "infra"] = "no"
 
     @event_type("probe.item.stored.v1", owner="probe")
     class ItemStored(EventData):
@@ -51,6 +51,8 @@ async def record_item(event: Incoming, uow: UnitOfWork) -> None:
     data = event.data
     if data.fail == "always" and data.item_id not in FIXED:
         raise RuntimeError("probe handler always fails")
+    if data.fail == "infra":
+        raise ConnectionResetError("database connection lost")
     if data.fail == "permanent":
         raise PermanentError("value is not acceptable")
     if data.fail == "once" and data.item_id not in FAILED_ONCE:

@@ -144,6 +144,15 @@ async def test_permanent_error_is_not_retried(probe, bus):
     assert entries[0].delivery_count == 1
 
 
+async def test_infrastructure_failures_outlast_max_deliver_then_stop_at_the_crash_loop_cap(probe, bus):
+    from summit_common.consumer import CRASH_LOOP_FACTOR
+
+    await publish(bus, probe, item_event("infra", fail="infra"))
+    entries = await eventually(lambda: dlq.list_entries(bus, probe.naming, "probe"), timeout=30)
+    assert entries[0].reason == "max_deliveries"
+    assert entries[0].delivery_count == probe.settings.max_deliver * CRASH_LOOP_FACTOR + 1
+
+
 async def test_transient_failure_is_retried_and_succeeds(probe, bus):
     await publish(bus, probe, item_event("flaky", fail="once"))
     await eventually(lambda: _gt(count_items(probe, "flaky"), 0))

@@ -54,6 +54,21 @@ class Incoming(Generic[D]):
 Handler = Callable[[Incoming[Any], UnitOfWork], Awaitable[None]]
 
 
+# Failures of the infrastructure, not of the event: retried with backoff but never
+# dead-lettered for that reason, so a Postgres outage does not empty a queue into the DLQ.
+TRANSIENT_ERRORS = (
+    OSError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.SerializationError,
+)
+# A message delivered this many times more than max_deliver is dead-lettered before its
+# handler runs: it is crash-looping the process or outliving every transient outage.
+CRASH_LOOP_FACTOR = 4
+
+
 class PermanentError(Exception):
     """Raised by a handler for an event that can never succeed: dead-lettered at once, no retries."""
 
@@ -164,11 +179,15 @@ class Consumer:
         next_batch = asyncio.create_task(self._fetch())
         while True:
             msgs = await next_batch
-            if self._stopping.is_set():
+            stopping = self._stopping.is_set()
+            if not stopping:
+                next_batch = asyncio.create_task(self._fetch())
+            try:
                 await self.process(msgs)
+            except Exception as exc:  # e.g. NATS gone while acking: unacked messages come back after ack_wait
+                log.error("batch_processing_failed", consumer=self.durable, error=type(exc).__name__)
+            if stopping:
                 break
-            next_batch = asyncio.create_task(self._fetch())
-            await self.process(msgs)
         with contextlib.suppress(Exception):
             await self._sub.unsubscribe()
 
@@ -190,7 +209,7 @@ class Consumer:
         items: list[_Item] = []
         for msg in msgs:
             meta = msg.metadata
-            if meta.num_delivered > self._settings.max_deliver:
+            if meta.num_delivered > self._settings.max_deliver * CRASH_LOOP_FACTOR:
                 await self._dead_letter(msg, "max_deliveries", f"delivered {meta.num_delivered} times")
                 continue
             try:
@@ -277,7 +296,7 @@ class Consumer:
             await self._dead_letter(item.msg, "rejected_by_handler", str(exc))
             return
         attempt = item.msg.metadata.num_delivered
-        if attempt >= self._settings.max_deliver:
+        if attempt >= self._settings.max_deliver and not isinstance(exc, TRANSIENT_ERRORS):
             await self._dead_letter(item.msg, "handler_failed", f"{type(exc).__name__}: {exc}")
             return
         backoff = self._settings.retry_backoff_seconds
