@@ -80,7 +80,17 @@ def cmd_run(args) -> None:
     settings = Settings()
     if not settings.jwt_secret and not settings.jwt_jwks_url:
         raise CliError("set SUMMIT_JWT_SECRET (dev) or SUMMIT_JWT_JWKS_URL (production) before running a service")
-    asyncio.run(ServiceRuntime(service, settings).serve(port=args.port))
+    _run_fast(ServiceRuntime(service, settings).serve(port=args.port))
+
+
+def _run_fast(coroutine) -> None:
+    """uvloop when installed (uvicorn[standard] brings it): a cheaper event loop per service."""
+    try:
+        import uvloop
+    except ImportError:
+        asyncio.run(coroutine)
+    else:
+        uvloop.run(coroutine)
 
 
 def cmd_token(args) -> None:

@@ -257,15 +257,18 @@ class Consumer:
                 [i.incoming.envelope.type for i in items],
             )
             fresh = {r["msg_key"] for r in rows}
+            duplicates = 0
             for item in items:
                 if item.key not in fresh:
-                    self._metrics.duplicates.inc()
+                    duplicates += 1
                     continue
                 fresh.discard(item.key)  # the same event twice in one batch runs once
                 emitted.extend(await self._handle(conn, item, deferred))
             await flush_deferred(conn, deferred)
             await outbox.write(conn, emitted, self._naming, self._channel)
-        self._metrics.handled(type=self.event_type).inc(len(items))  # one type per consumer
+        self._metrics.handled(type=self.event_type).inc(len(items) - duplicates)  # one type per consumer
+        if duplicates:
+            self._metrics.duplicates.inc(duplicates)
         if emitted:
             self._on_emitted()
 
