@@ -13,7 +13,9 @@ import os
 import time
 from typing import Any, Protocol
 
-DEFAULT_TTL = float(os.environ.get("IMPACT_CACHE_TTL_SECONDS", "60"))
+# Short: a reader that read the old row just before a commit can still refill the old
+# figures after the post-commit invalidation; the TTL bounds that window.
+DEFAULT_TTL = float(os.environ.get("IMPACT_CACHE_TTL_SECONDS", "5"))
 
 
 class Cache(Protocol):

@@ -46,7 +46,9 @@ async def recompute(uow: UnitOfWork, *, company: str, period: str) -> dict[str, 
     saved = await store.save_metrics(conn, company=company, period=period, metric_id=_new_metric_id(), figures=figures,
                                      currency=cfg.currency, config_version=cfg.version, detail=detail, computed_at=now)
     namespace = await conn.fetchval("SELECT current_schema()")
-    await cache.for_namespace(namespace).invalidate(cache.metrics_key(company, period))
+    reads = cache.for_namespace(namespace)
+    # After commit: invalidating earlier would let a concurrent reader refill the old figures.
+    uow.after_commit(lambda: reads.invalidate(cache.metrics_key(company, period)))
     if domain.changed(before, figures, cfg.version, before["config_version"] if before else None):
         uow.emit(METRICS_UPDATED, {
             "company_id": company, "period": period, "metric_id": saved["metric_id"], **figures,

@@ -13,22 +13,37 @@ from summit_common.auth import Principal, current_principal
 from summit_common.consumer import Incoming, PermanentError
 from summit_contracts.registry import REGISTRY, EventData, event_type
 
-if "probe.item.recorded.v1" not in REGISTRY:
 
-    @event_type("probe.item.recorded.v1", owner="probe")
-    class ItemRecorded(EventData):
-        """Test input."""
+class ItemRecorded(EventData):
+    """Test input."""
 
-        item_id: str
-        value: int
-        fail: Literal["no", "always", "permanent", "once", "infra"] = "no"
+    item_id: str
+    value: int
+    fail: Literal["no", "always", "permanent", "once", "infra"] = "no"
 
-    @event_type("probe.item.stored.v1", owner="probe")
-    class ItemStored(EventData):
-        """Test output."""
 
-        item_id: str
-        value: int
+class ItemStored(EventData):
+    """Test output."""
+
+    item_id: str
+    value: int
+
+
+PROBE_TYPES = {"probe.item.recorded.v1": ItemRecorded, "probe.item.stored.v1": ItemStored}
+
+
+def register_probe_types() -> None:
+    """Test-only contracts: registered for the tests that use them, removed afterwards, so the
+    platform's own catalogue (read by governance services) never contains them."""
+    for name, model in PROBE_TYPES.items():
+        if name not in REGISTRY:
+            event_type(name, owner="probe")(model)
+
+
+def unregister_probe_types() -> None:
+    for name in PROBE_TYPES:
+        REGISTRY.unregister(name)
+
 
 FAILED_ONCE: set[str] = set()
 FIXED: set[str] = set()  # items whose "always" failure a test has since fixed
@@ -65,6 +80,7 @@ async def record_item(event: Incoming, uow: UnitOfWork) -> None:
 
 
 def make_service(name: str = "probe") -> Service:
+    register_probe_types()
     return Service(
         name=name,
         description="chassis probe",

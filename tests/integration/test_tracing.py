@@ -23,12 +23,18 @@ EXPORTER = InMemorySpanExporter()
 
 @pytest.fixture(scope="module", autouse=True)
 def sdk_tracer():
-    provider = trace.get_tracer_provider()
-    if not isinstance(provider, TracerProvider):
-        provider = TracerProvider()
-        trace.set_tracer_provider(provider)
+    """An SDK tracer for this module only; the no-op default is restored afterwards, as
+    OpenTelemetry's own test helpers do, so later tests see an unconfigured process."""
+    from opentelemetry.util._once import Once
+
+    provider = TracerProvider()
     provider.add_span_processor(SimpleSpanProcessor(EXPORTER))
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
+    trace._TRACER_PROVIDER = None
+    trace.set_tracer_provider(provider)
     yield
+    trace._TRACER_PROVIDER_SET_ONCE = Once()
+    trace._TRACER_PROVIDER = None
 
 
 async def test_traceparent_flows_from_incoming_to_emitted_event(settings):

@@ -31,7 +31,7 @@ from summit_common.bus import Naming
 from summit_common.logs import get_logger
 from summit_common.metrics import Metrics
 from summit_common.settings import Settings
-from summit_common.uow import UnitOfWork, flush_deferred, span_context_of, tracer
+from summit_common.uow import UnitOfWork, flush_deferred, run_committed_hooks, span_context_of, tracer
 from summit_contracts import REGISTRY, CloudEvent, EnvelopeError, EventDataError, UnknownEventType
 from summit_contracts.registry import EventData
 
@@ -249,6 +249,7 @@ class Consumer:
     async def _commit(self, items: list[_Item]) -> None:
         emitted: list[CloudEvent] = []
         deferred: dict[str, list[tuple]] = {}
+        hooks: list = []
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
                 "INSERT INTO inbox (msg_key, event_type) SELECT * FROM unnest($1::text[], $2::text[])"
@@ -263,18 +264,19 @@ class Consumer:
                     duplicates += 1
                     continue
                 fresh.discard(item.key)  # the same event twice in one batch runs once
-                emitted.extend(await self._handle(conn, item, deferred))
+                emitted.extend(await self._handle(conn, item, deferred, hooks))
             await flush_deferred(conn, deferred)
             await outbox.write(conn, emitted, self._naming, self._channel)
+        await run_committed_hooks(hooks)
         self._metrics.handled(type=self.event_type).inc(len(items) - duplicates)  # one type per consumer
         if duplicates:
             self._metrics.duplicates.inc(duplicates)
         if emitted:
             self._on_emitted()
 
-    async def _handle(self, conn: asyncpg.Connection, item: _Item, deferred: dict[str, list[tuple]]) -> list[CloudEvent]:
+    async def _handle(self, conn: asyncpg.Connection, item: _Item, deferred: dict[str, list[tuple]], hooks: list) -> list[CloudEvent]:
         envelope = item.incoming.envelope
-        uow = UnitOfWork(conn=conn, source=self.service, cause=envelope, deferred=deferred)
+        uow = UnitOfWork(conn=conn, source=self.service, cause=envelope, deferred=deferred, committed_hooks=hooks)
         with (
             tracer.start_as_current_span(
                 self._span_name, context=span_context_of(envelope), kind=trace.SpanKind.CONSUMER

@@ -25,7 +25,7 @@ from summit_common.metrics import Metrics
 from summit_common.service import Service
 from summit_common.settings import Settings
 from summit_common.tracing import configure_tracing
-from summit_common.uow import UnitOfWork, flush_deferred
+from summit_common.uow import UnitOfWork, flush_deferred, run_committed_hooks
 from summit_contracts import REGISTRY
 
 log = get_logger(component="runtime")
@@ -131,6 +131,7 @@ class ServiceRuntime:
                 yield uow
                 await flush_deferred(conn, uow.deferred)
                 await outbox.write(conn, uow.pending, self.naming, self.outbox_channel)
+        await run_committed_hooks(uow.committed_hooks)
         if uow.pending:
             self._wake_relay()
 

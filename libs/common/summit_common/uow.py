@@ -4,6 +4,7 @@ its inbox row and its outbox rows. Nothing is kept unless the whole transaction 
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -11,10 +12,12 @@ import asyncpg
 from opentelemetry import trace
 from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
+from summit_common.logs import get_logger
 from summit_contracts import REGISTRY, CloudEvent, new_event
 from summit_contracts.registry import EventData
 
 _propagator = TraceContextTextMapPropagator()
+log = get_logger(component="uow")
 
 
 def current_traceparent() -> str | None:
@@ -34,6 +37,13 @@ class UnitOfWork:
     correlationid: str | None = None
     pending: list[CloudEvent] = field(default_factory=list)
     deferred: dict[str, list[tuple]] = field(default_factory=dict)
+    committed_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def after_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
+        """Run `hook` once the transaction has committed (e.g. invalidate a read cache, so
+        no reader can refill it with the old value). Hooks never run after a rollback;
+        a failing hook is logged and does not undo the commit."""
+        self.committed_hooks.append(hook)
 
     def defer(self, sql: str, *args: Any) -> None:
         """Queue a write that runs at commit, batched (executemany) with the same statement
@@ -60,6 +70,14 @@ class UnitOfWork:
         )
         self.pending.append(event)
         return event
+
+
+async def run_committed_hooks(hooks: list[Callable[[], Awaitable[None]]]) -> None:
+    for hook in hooks:
+        try:
+            await hook()
+        except Exception as exc:
+            log.warning("after_commit_hook_failed", error=type(exc).__name__)
 
 
 async def flush_deferred(conn: asyncpg.Connection, deferred: dict[str, list[tuple]]) -> None:

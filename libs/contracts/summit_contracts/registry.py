@@ -73,6 +73,10 @@ class Registry:
             raise ValueError(f"event type {spec.type!r} is registered twice")
         self._specs[spec.type] = spec
 
+    def unregister(self, type: str) -> None:
+        """Remove a type (tests that register throwaway contracts clean up with it)."""
+        self._specs.pop(type, None)
+
     def get(self, type: str) -> EventSpec:
         try:
             return self._specs[type]
