@@ -150,6 +150,7 @@ class Consumer:
         self.durable = naming.durable(service, event_type)
         self._stopping = asyncio.Event()
         self._sub = None
+        self._want = settings.batch_size  # start by draining any backlog in full batches
 
     def consumer_config(self) -> api.ConsumerConfig:
         s = self._settings
@@ -192,15 +193,23 @@ class Consumer:
             await self._sub.unsubscribe()
 
     async def _fetch(self) -> list[Msg]:
+        """A pull for N messages lingers until N arrive or it expires, so asking for a full
+        batch when the stream is idle would add up to fetch_timeout of latency. Ask for one
+        message while caught up (it returns as soon as one arrives) and for full batches
+        while the last pull came back full (a backlog)."""
+        want = self._want
         try:
-            return await self._sub.fetch(self._settings.batch_size, timeout=self._settings.fetch_timeout_seconds)
+            msgs = await self._sub.fetch(want, timeout=self._settings.fetch_timeout_seconds)
         except (FetchTimeoutError, TimeoutError):
+            self._want = 1
             return []
         except Exception as exc:  # connection blips: back off, the server keeps the messages
             if not self._stopping.is_set():
                 log.warning("fetch_failed", consumer=self.durable, error=type(exc).__name__)
                 await asyncio.sleep(0.5)
             return []
+        self._want = self._settings.batch_size if len(msgs) >= want else 1
+        return msgs
 
     async def stop(self) -> None:
         self._stopping.set()

@@ -31,9 +31,14 @@ def channel_for(schema: str) -> str:
 async def write(conn: asyncpg.Connection, events: Sequence[CloudEvent], naming: Naming, channel: str) -> None:
     if not events:
         return
-    await conn.executemany(
-        "INSERT INTO outbox (msg_id, subject, payload, traceparent) VALUES ($1, $2, $3, $4)",
-        [(e.msg_id, naming.subject(e.type), e.to_json(), e.traceparent) for e in events],
+    # One statement for the whole batch (unnest) rather than a row-by-row executemany.
+    await conn.execute(
+        "INSERT INTO outbox (msg_id, subject, payload, traceparent)"
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::bytea[], $4::text[])",
+        [e.msg_id for e in events],
+        [naming.subject(e.type) for e in events],
+        [e.to_json() for e in events],
+        [e.traceparent for e in events],
     )
     await conn.execute("SELECT pg_notify($1, '')", channel)
 
