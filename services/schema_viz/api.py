@@ -4,6 +4,7 @@ the same for every tenant, and holds no tenant data).
 POST /v1/export/diagram   source selectors + format -> diagram text (JSON, or raw with Accept)
 GET  /v1/maps/knowledge   the knowledge graph as JSON (optionally a filtered / N-hop view)
 GET  /v1/coverage         which registered services, events, tables, endpoints the diagrams show
+GET  /v1/exports          the caller's tenant's export log (who rendered which diagram, its sha256)
 """
 
 from __future__ import annotations
@@ -16,10 +17,11 @@ import structlog
 from fastapi import APIRouter, Depends, Query, Request, Response
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints
 
-from services.schema_viz import ddl, domain, formats
+from services.schema_viz import ddl, domain, formats, store
 from services.schema_viz.domain import MAX_HOPS, SelectionError, Selector, SourceError
 from services.schema_viz.maps import PlatformMap, load
 from summit_common.auth import Principal, current_principal
+from summit_common.pagination import clamp_limit, decode_cursor, encode_cursor
 from summit_common.problems import Problem
 
 log = structlog.get_logger("schema_viz")
@@ -107,6 +109,9 @@ async def export_diagram(body: DiagramRequest, caller: Caller, request: Request,
         export = pmap.export(selector, body.format)
     except SelectionError as exc:
         raise _selection_problem(exc) from None
+    await store.record_export(request.app.state.runtime.pool, tenant=caller.tenant, actor=caller.sub, kind=export.kind,
+                              format=export.format, selector=src.model_dump(exclude_none=True), sha256=export.sha256,
+                              nodes=export.nodes, edges=export.edges)
     headers = {"ETag": f'"{export.sha256}"'}
     if _wants_raw(request, body.format):
         return Response(export.text, media_type=export.content_type, headers=headers)
@@ -143,3 +148,16 @@ async def coverage(caller: Caller, pmap: Map) -> dict:
     """Every registered service and event, and every parsed table and declared endpoint, that the
     diagrams (all three formats) and the knowledge map do not show; plus the source adapters."""
     return await asyncio.to_thread(lambda: pmap.coverage)
+
+
+@router.get("/exports")
+async def list_exports(caller: Caller, request: Request, limit: int = 50, cursor: str | None = None) -> dict:
+    """The caller's tenant's diagram exports, newest first (provenance of rendered diagrams)."""
+    limit = clamp_limit(limit)
+    after = decode_cursor(cursor)
+    if after is not None and (len(after) != 1 or not isinstance(after[0], int)):
+        raise Problem(400, "invalid cursor", "the cursor is not one this API returned")
+    rows = await store.list_exports(request.app.state.runtime.pool, tenant=caller.tenant, limit=limit + 1,
+                                    before=after[0] if after else None)
+    page = rows[:limit]
+    return {"items": page, "next_cursor": encode_cursor(page[-1]["id"]) if len(rows) > limit else None}

@@ -185,7 +185,7 @@ async def test_unreadable_sources_are_a_500_problem_naming_the_file(start_servic
 # --- auth and tenancy ------------------------------------------------------------------------
 
 ROUTES = [("POST", "/v1/export/diagram", {"source": {"kind": "erd"}, "format": "mermaid"}),
-          ("GET", "/v1/maps/knowledge", None), ("GET", "/v1/coverage", None)]
+          ("GET", "/v1/maps/knowledge", None), ("GET", "/v1/coverage", None), ("GET", "/v1/exports", None)]
 
 
 @pytest.mark.parametrize("method, path, body", ROUTES)
@@ -205,3 +205,17 @@ async def test_every_tenant_sees_the_same_platform_structure(client, settings, m
     b = await client.request(method, path, json=body, headers=auth(settings, tenant="globex", roles=("participant",)))
     assert a.status_code == b.status_code == 200
     assert a.content == b.content
+
+
+async def test_exports_are_logged_per_tenant_with_their_hash(client, settings):
+    made = (await export(client, settings, {"source": {"kind": "events"}, "format": "dot"})).json()
+    second = await export(client, settings, {"source": {"kind": "services"}, "format": "mermaid"})
+    assert second.status_code == 200
+    mine = (await client.get("/v1/exports", params={"limit": 1}, headers=auth(settings))).json()
+    assert len(mine["items"]) == 1 and mine["next_cursor"]
+    older = (await client.get("/v1/exports", params={"cursor": mine["next_cursor"]}, headers=auth(settings))).json()
+    assert [(e["kind"], e["format"], e["sha256"], e["actor"]) for e in older["items"]] == [("events", "dot", made["sha256"], "u1")]
+    other = (await client.get("/v1/exports", headers=auth(settings, tenant="globex"))).json()
+    assert other["items"] == []
+    bad = await client.get("/v1/exports", params={"cursor": "bm90LWEtY3Vyc29y"}, headers=auth(settings))
+    assert bad.status_code == 400 and bad.headers["content-type"] == PROBLEM
