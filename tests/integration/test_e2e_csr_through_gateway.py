@@ -81,7 +81,9 @@ async def test_csr_flow_through_the_gateway(platform, settings):
     async def buddy_profile():
         r = await client.get("/api/profiles", params={"system": "buddy", "external_id": "BP-201"}, headers=alice)
         items = r.json().get("items", []) if r.status_code == 200 else []
-        return items[0] if items and items[0]["flags"].get("has_given_feedback") else None
+        flags = items[0]["flags"] if items else {}
+        # Per-type consumers apply the match and the feedback in any order: wait for both.
+        return items[0] if flags.get("has_given_feedback") and flags.get("is_buddy_matched") else None
 
     profile = await eventually(buddy_profile, timeout=30)
     assert profile["flags"]["is_buddy_matched"] is True

@@ -96,5 +96,11 @@ async def test_malformed_rows_are_reported_and_good_rows_flow_through(platform, 
     )).json()
     assert report["rejected"] >= 1 and report["accepted"] >= 1
     assert all(error["line"] > 1 and error["reason"] for error in report["errors"])
-    profile = await eventually(lambda: profile_of(platform["profile"], settings, "KP-501"))
+    # Per-type consumers apply a participant's events in any order: wait for the completed session.
+    async def language_done():
+        profile = await profile_of(platform["profile"], settings, "KP-501")
+        return profile if profile and profile["flags"].get("has_completed_language") else None
+
+    profile = await eventually(language_done)
     assert profile["flags"]["has_completed_language"] is True
+    assert await profile_of(platform["profile"], settings, "KP-502") is None  # the rejected row made no profile
