@@ -23,7 +23,7 @@ from services.buddy_service import domain, ingest, store
 from summit_common import tenancy
 from summit_common.auth import Principal, current_principal, require_role
 from summit_common.logs import get_logger
-from summit_common.pagination import clamp_limit, decode_cursor, encode_cursor
+from summit_common.pagination import as_utc, clamp_limit, decode_time_cursor, encode_cursor
 from summit_common.problems import Problem
 from summit_contracts import new_id
 
@@ -250,21 +250,8 @@ async def get_import(import_id: str, request: Request, caller: Caller) -> dict[s
     return report
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        matched_at, match_id = key
-        return datetime.fromisoformat(matched_at), str(match_id)
-    except (TypeError, ValueError):
-        raise Problem(400, "invalid cursor", "the cursor is not one this API returned") from None
 
 
 @router.get("/matches")
@@ -281,12 +268,12 @@ async def list_matches(
 ) -> dict[str, Any]:
     """The caller's tenant's matches, newest first; naive times in filters are UTC."""
     limit = clamp_limit(limit)
-    after = _after(cursor)
+    after = decode_time_cursor(cursor)
     runtime = request.app.state.runtime
     async with runtime.pool.acquire() as conn:
         rows = await store.list_matches(
             conn, tenant=caller.tenant, participant=participant, buddy=buddy, program=program,
-            matched_from=_utc(matched_from), matched_to=_utc(matched_to), after=after, limit=limit + 1,
+            matched_from=as_utc(matched_from), matched_to=as_utc(matched_to), after=after, limit=limit + 1,
         )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1]["matched_at"], page[-1]["match_id"]) if more else None

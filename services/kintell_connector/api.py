@@ -25,7 +25,7 @@ from services.kintell_connector.config import KintellSettings
 from summit_common import tenancy
 from summit_common.auth import Principal, current_principal, require_role
 from summit_common.logs import get_logger
-from summit_common.pagination import clamp_limit, decode_cursor, encode_cursor
+from summit_common.pagination import as_utc, clamp_limit, decode_time_cursor, encode_cursor
 from summit_common.problems import Problem
 from summit_contracts import new_id
 
@@ -138,21 +138,8 @@ async def get_import(import_id: str, request: Request, caller: Caller) -> dict[s
 # --- queries ----------------------------------------------------------------------------
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        started_at, session_id = key
-        return datetime.fromisoformat(started_at), str(session_id)
-    except (TypeError, ValueError):
-        raise Problem(400, "invalid cursor", "the cursor is not one this API returned") from None
 
 
 @router.get("/sessions")
@@ -173,7 +160,7 @@ async def list_sessions(
     async with runtime.pool.acquire() as conn:
         rows = await store.list_sessions(
             conn, caller.tenant, session_type=session_type, participant=participant, status=status,
-            start_from=_utc(start_from), start_to=_utc(start_to), after=_after(cursor), limit=limit + 1,
+            start_from=as_utc(start_from), start_to=as_utc(start_to), after=decode_time_cursor(cursor), limit=limit + 1,
         )
     page, more = rows[:limit], len(rows) > limit
     next_cursor = encode_cursor(page[-1]["started_at"], page[-1]["session_id"]) if more else None

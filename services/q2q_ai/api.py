@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import re
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -21,7 +21,7 @@ from services.q2q_ai import domain, store
 from services.q2q_ai.providers import ScoringProvider
 from summit_common import tenancy
 from summit_common.auth import Principal, require_role
-from summit_common.pagination import clamp_limit, decode_cursor, encode_cursor
+from summit_common.pagination import as_utc, clamp_limit, decode_time_cursor, encode_cursor
 from summit_common.problems import Problem
 
 # Scores describe individual participants: company staff and admins read them; a participant
@@ -39,22 +39,13 @@ def parse_participant(value: str) -> tuple[str, str]:
     return match.group("system"), match.group("id").strip()
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
 
 def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        observed_at, score_id = key
-        parsed = datetime.fromisoformat(observed_at)
-    except (TypeError, ValueError):
-        raise Problem(400, "invalid cursor", "the cursor is not one this API returned") from None
-    if store.as_uuid(str(score_id)) is None:
+    key = decode_time_cursor(cursor)
+    if key is not None and store.as_uuid(key[1]) is None:
         raise Problem(400, "invalid cursor", "the cursor is not one this API returned")
-    return parsed, str(score_id)
+    return key
 
 
 async def list_outcomes(
@@ -75,7 +66,7 @@ async def list_outcomes(
             dimension = domain.parse_dimension(dimension).value
         except ValueError as exc:
             raise Problem(422, "invalid dimension", str(exc)) from None
-    observed_from, observed_to = _utc(observed_from), _utc(observed_to)
+    observed_from, observed_to = as_utc(observed_from), as_utc(observed_to)
     if observed_from is not None and observed_to is not None and observed_from >= observed_to:
         raise Problem(422, "invalid time range", "'from' must be before 'to'")
     limit = clamp_limit(limit)

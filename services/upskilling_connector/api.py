@@ -26,7 +26,7 @@ from services.upskilling_connector.providers.base import ProviderAdapter, RawExp
 from summit_common import tenancy
 from summit_common.auth import Principal, current_principal, require_role
 from summit_common.logs import get_logger
-from summit_common.pagination import clamp_limit, decode_cursor, encode_cursor
+from summit_common.pagination import as_utc, clamp_limit, decode_time_cursor, encode_cursor
 from summit_common.problems import Problem
 from summit_contracts import new_id
 
@@ -181,23 +181,8 @@ async def get_import(import_id: str, request: Request, caller: Caller) -> dict[s
 # --- queries ------------------------------------------------------------------------------
 
 
-def _utc(value: datetime | None) -> datetime | None:
-    if value is not None and value.tzinfo is None:
-        return value.replace(tzinfo=UTC)
-    return value
 
 
-def _after(cursor: str | None) -> tuple[datetime, str] | None:
-    key = decode_cursor(cursor)
-    if key is None:
-        return None
-    try:
-        at, ident = key
-        if not isinstance(at, str) or not isinstance(ident, str):
-            raise ValueError
-        return datetime.fromisoformat(at), ident
-    except (TypeError, ValueError):
-        raise Problem(400, "invalid cursor", "the cursor is not one this API returned") from None
 
 
 def _page(rows: list[dict[str, Any]], limit: int, time_field: str, id_field: str) -> dict[str, Any]:
@@ -224,7 +209,7 @@ async def list_completions(
     async with runtime.pool.acquire() as conn:
         rows = await store.list_completions(
             conn, tenant=caller.tenant, participant=participant, provider=provider, category=category, course=course,
-            time_from=_utc(time_from), time_to=_utc(time_to), after=_after(cursor), limit=limit + 1,
+            time_from=as_utc(time_from), time_to=as_utc(time_to), after=decode_time_cursor(cursor), limit=limit + 1,
         )
     return _page(rows, limit, "completed_at", "completion_id")
 
@@ -250,8 +235,8 @@ async def list_credentials(
     runtime = request.app.state.runtime
     async with runtime.pool.acquire() as conn:
         rows = await store.list_credentials(
-            conn, tenant=caller.tenant, participant=participant, provider=provider, time_from=_utc(time_from),
-            time_to=_utc(time_to), after=_after(cursor), limit=limit + 1,
+            conn, tenant=caller.tenant, participant=participant, provider=provider, time_from=as_utc(time_from),
+            time_to=as_utc(time_to), after=decode_time_cursor(cursor), limit=limit + 1,
         )
     return _page(rows, limit, "issued_at", "credential_id")
 
@@ -277,5 +262,5 @@ async def list_progress(
     runtime = request.app.state.runtime
     async with runtime.pool.acquire() as conn:
         rows = await store.list_progress(conn, tenant=caller.tenant, participant=participant, provider=provider,
-                                         course=course, after=_after(cursor), limit=limit + 1)
+                                         course=course, after=decode_time_cursor(cursor), limit=limit + 1)
     return _page(rows, limit, "updated_at", "progress_id")
