@@ -45,6 +45,7 @@ class ServiceRuntime:
         self.consumers: list[Consumer] = []
         self.relay: outbox.Relay | None = None
         self._tasks: list[asyncio.Task] = []
+        self._workers: list[asyncio.Task] = []
         self._migrated = False
         self._app: FastAPI | None = None
         configure_logging(self.settings.log_level)
@@ -56,7 +57,7 @@ class ServiceRuntime:
             self._app = build_app(self)
         return self._app
 
-    async def start(self, *, consume: bool = True, relay: bool = True) -> None:
+    async def start(self, *, consume: bool = True, relay: bool = True, workers: bool = True) -> None:
         s = self.settings
         # A connection per consumer batch, plus the relay's listener and publisher, plus HTTP.
         self.pool = await db.create_pool(s.database_url, self.schema, max_size=len(self.service.handlers) + 8)
@@ -84,13 +85,33 @@ class ServiceRuntime:
                 await consumer.start()
                 self.consumers.append(consumer)
                 self._tasks.append(asyncio.create_task(consumer.run(), name=f"{self.service.name}:{event_type}"))
+        if workers:
+            for worker in self.service.workers:
+                name = f"{self.service.name}:worker:{getattr(worker, '__name__', 'worker')}"
+                self._workers.append(asyncio.create_task(self._supervise(worker), name=name))
         log.info("service_started", service=self.service.name, schema=self.schema, consumers=[c.durable for c in self.consumers])
+
+    async def _supervise(self, worker) -> None:
+        """Keep a worker loop alive: an unexpected error is logged and the loop restarts."""
+        while True:
+            try:
+                await worker(self)
+                return
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # noqa: BLE001
+                log.error("worker_failed", service=self.service.name, worker=getattr(worker, "__name__", "?"), error=type(exc).__name__)
+                await asyncio.sleep(1)
 
     def _wake_relay(self) -> None:
         if self.relay is not None:
             self.relay.wake()
 
     async def stop(self) -> None:
+        for task in self._workers:
+            task.cancel()
+        await asyncio.gather(*self._workers, return_exceptions=True)
+        self._workers.clear()
         for consumer in self.consumers:
             await consumer.stop()
         # Consumers finish their in-flight batch and exit on their own (fetches are short).
@@ -100,7 +121,8 @@ class ServiceRuntime:
         if self.relay is not None:
             self.relay.stop()
             relay_tasks = [t for t in self._tasks if t.get_name().endswith(":relay")]
-            await asyncio.wait(relay_tasks, timeout=10)
+            if relay_tasks:
+                await asyncio.wait(relay_tasks, timeout=10)
             with contextlib.suppress(Exception):
                 await self.relay.drain()  # whatever the last batches emitted
         for task in self._tasks:

@@ -26,3 +26,18 @@ class OutcomeScored(EventData):
     source_id: NonEmpty = Field(description="id of the record that holds the text")
     model_version: NonEmpty
     scored_at: datetime
+
+
+@event_type("q2q.evidence.recorded.v1", owner=OWNER)
+class EvidenceRecorded(EventData):
+    """A masked sentence that a score cites was stored; reporting builds its evidence explorer from these."""
+
+    evidence_id: NonEmpty
+    participant: ExternalRef
+    program: NonEmpty = Field(description="the programme the text came from: buddy, kintell or upskilling")
+    snippet: str = Field(min_length=1, max_length=2_000, description="masked: no emails, phones or names")
+    snippet_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
+    dimensions: tuple[Dimension, ...] = Field(default=(), description="the outcome dimensions whose scores cite it")
+    source_type: NonEmpty
+    source_id: NonEmpty
+    observed_at: datetime
