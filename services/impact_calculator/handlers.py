@@ -1,5 +1,5 @@
 """Event handlers: record the contributing fact (with its event id), then recompute the
-company-periods (quarter and month) it falls in, all in the batch's transaction.
+company-periods (quarter and month) it falls in once per pulled batch, in the batch's transaction.
 
 Consumes: upskilling.course.completed.v1, upskilling.credential.issued.v1,
 orchestration.journey.milestone.reached.v1, q2q.outcome.scored.v1,
@@ -65,7 +65,15 @@ async def on_event(event: Incoming, uow: UnitOfWork) -> None:
     if not fresh:
         return  # the same business fact under another event id: counted once
     for period in periods:
+        # Once per company-period per pulled batch, after every fact of the batch is recorded.
+        uow.once_before_commit(f"recompute|{company}|{period}", _recompute(company, period))
+
+
+def _recompute(company: str, period: str):
+    async def work(uow: UnitOfWork) -> None:
         await calculator.recompute(uow, company=company, period=period)
+
+    return work
 
 
 def lock_order(event: Incoming) -> str:

@@ -3,8 +3,9 @@ the migrations, and the three kintell.* events it emits."""
 
 from pathlib import Path
 
-from services.kintell_connector import api, ingest, profiles
+from services.kintell_connector import api, ingest, privacy, profiles
 from summit_common import Service
+from summit_common.privacy import PersonalData
 
 # A broken mapping file should fail the start, not the first import.
 profiles.load_profiles()
@@ -16,4 +17,5 @@ service = Service(
     router=api.router,
     migrations=Path(__file__).parent / "migrations",
     emits=ingest.EMITS,
+    personal_data=PersonalData(categories=privacy.CATEGORIES, export=privacy.export_subject, erase=privacy.erase_subject),
 )

@@ -239,3 +239,83 @@ async def list_sessions(
         *args,
     )
     return [_session_out(r) for r in rows]
+
+
+# --- data-subject requests (privacy.py) ---------------------------------------------------
+
+ERASED_VOLUNTEER = "erased"
+REDACTED_REASON = "redacted: a data-subject erasure removed this reason"
+
+
+def _affected(status: str) -> int:
+    return int(status.split()[-1])
+
+
+async def subject_sessions(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {SESSION_COLUMNS} FROM kintell_sessions WHERE tenant_id = $1"
+        " AND (participant_id = ANY($2::text[]) OR volunteer_id = ANY($2::text[])) ORDER BY started_at, session_id",
+        tenant, ids,
+    )
+    return [_session_out(r) for r in rows]
+
+
+_SUBJECT_RATINGS = (
+    " FROM kintell_ratings r WHERE r.tenant_id = $1 AND (r.rater_id = ANY($2::text[]) OR EXISTS ("
+    "SELECT 1 FROM kintell_sessions s WHERE s.tenant_id = r.tenant_id AND s.session_id = r.session_id"
+    " AND s.participant_id = ANY($2::text[])))"
+)
+
+
+async def subject_ratings(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT rating_id, session_id, rater_role, rater_id, score, comment, rated_at, origin"
+        f"{_SUBJECT_RATINGS} ORDER BY rating_id", tenant, ids,
+    )
+    return [dict(r) for r in rows]
+
+
+async def delete_subject_ratings(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> int:
+    return _affected(await conn.execute(f"DELETE{_SUBJECT_RATINGS}", tenant, ids))
+
+
+async def participant_session_ids(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> list[str]:
+    return [r["session_id"] for r in await conn.fetch(
+        "SELECT session_id FROM kintell_sessions WHERE tenant_id = $1 AND participant_id = ANY($2::text[])", tenant, ids)]
+
+
+async def delete_participant_sessions(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> list[str]:
+    """The participant's sessions go whole (their ratings are deleted first); returns their ids."""
+    return [r["session_id"] for r in await conn.fetch(
+        "DELETE FROM kintell_sessions WHERE tenant_id = $1 AND participant_id = ANY($2::text[]) RETURNING session_id",
+        tenant, ids)]
+
+
+async def anonymise_volunteer(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> int:
+    """A volunteer's sessions are the participants' records too: keep them, drop the volunteer's id."""
+    return _affected(await conn.execute(
+        "UPDATE kintell_sessions SET volunteer_id = $3, updated_at = now()"
+        " WHERE tenant_id = $1 AND volunteer_id = ANY($2::text[])", tenant, ids, ERASED_VOLUNTEER))
+
+
+_QUOTES_SUBJECT = "EXISTS (SELECT 1 FROM unnest($2::text[]) AS p(id) WHERE strpos(e->>'reason', p.id) > 0)"
+
+
+async def subject_import_errors(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT i.import_id, i.created_at, e->>'line' AS line, e->>'field' AS field, e->>'reason' AS reason"
+        " FROM imports i, jsonb_array_elements(i.errors) AS e"
+        f" WHERE i.tenant_id = $1 AND {_QUOTES_SUBJECT} ORDER BY i.created_at, i.import_id",
+        tenant, ids,
+    )
+    return [dict(r) for r in rows]
+
+
+async def redact_import_errors(conn: asyncpg.Connection, tenant: str, ids: list[str]) -> int:
+    """Error reasons can quote a rejected row's values; the counters and line numbers stay."""
+    return _affected(await conn.execute(
+        "UPDATE imports i SET errors = (SELECT jsonb_agg(CASE WHEN " + _QUOTES_SUBJECT +
+        " THEN jsonb_set(e, '{reason}', to_jsonb($3::text)) ELSE e END ORDER BY n)"
+        " FROM jsonb_array_elements(i.errors) WITH ORDINALITY AS x(e, n))"
+        " WHERE i.tenant_id = $1 AND EXISTS (SELECT 1 FROM jsonb_array_elements(i.errors) AS e"
+        f" WHERE {_QUOTES_SUBJECT})", tenant, ids, REDACTED_REASON))

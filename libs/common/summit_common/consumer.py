@@ -31,7 +31,7 @@ from summit_common.bus import Naming
 from summit_common.logs import get_logger
 from summit_common.metrics import Metrics
 from summit_common.settings import Settings
-from summit_common.uow import UnitOfWork, flush_deferred, run_committed_hooks, span_context_of, tracer
+from summit_common.uow import Precommit, UnitOfWork, finish_writes, run_committed_hooks, span_context_of, tracer
 from summit_contracts import REGISTRY, CloudEvent, EnvelopeError, EventDataError, UnknownEventType
 from summit_contracts.registry import EventData
 
@@ -258,6 +258,7 @@ class Consumer:
     async def _commit(self, items: list[_Item]) -> None:
         emitted: list[CloudEvent] = []
         deferred: dict[str, list[tuple]] = {}
+        precommit: Precommit = {}
         hooks: list = []
         async with self._pool.acquire() as conn, conn.transaction():
             rows = await conn.fetch(
@@ -273,8 +274,8 @@ class Consumer:
                     duplicates += 1
                     continue
                 fresh.discard(item.key)  # the same event twice in one batch runs once
-                emitted.extend(await self._handle(conn, item, deferred, hooks))
-            await flush_deferred(conn, deferred)
+                emitted.extend(await self._handle(conn, item, deferred, precommit, hooks))
+            emitted.extend(await finish_writes(conn, deferred, precommit))
             await outbox.write(conn, emitted, self._naming, self._channel)
         await run_committed_hooks(hooks)
         self._metrics.handled(type=self.event_type).inc(len(items) - duplicates)  # one type per consumer
@@ -283,9 +284,11 @@ class Consumer:
         if emitted:
             self._on_emitted()
 
-    async def _handle(self, conn: asyncpg.Connection, item: _Item, deferred: dict[str, list[tuple]], hooks: list) -> list[CloudEvent]:
+    async def _handle(self, conn: asyncpg.Connection, item: _Item, deferred: dict[str, list[tuple]],
+                      precommit: Precommit, hooks: list) -> list[CloudEvent]:
         envelope = item.incoming.envelope
-        uow = UnitOfWork(conn=conn, source=self.service, cause=envelope, deferred=deferred, committed_hooks=hooks)
+        uow = UnitOfWork(conn=conn, source=self.service, cause=envelope, deferred=deferred,
+                         precommit=precommit, committed_hooks=hooks)
         with (
             tracer.start_as_current_span(
                 self._span_name, context=span_context_of(envelope), kind=trace.SpanKind.CONSUMER

@@ -25,7 +25,7 @@ from summit_common.metrics import Metrics
 from summit_common.service import Service
 from summit_common.settings import Settings
 from summit_common.tracing import configure_tracing
-from summit_common.uow import UnitOfWork, flush_deferred, run_committed_hooks
+from summit_common.uow import UnitOfWork, finish_writes, run_committed_hooks
 from summit_contracts import REGISTRY
 
 log = get_logger(component="runtime")
@@ -151,7 +151,7 @@ class ServiceRuntime:
             async with conn.transaction():
                 uow = UnitOfWork(conn=conn, source=self.service.name, tenant=tenant, correlationid=correlationid)
                 yield uow
-                await flush_deferred(conn, uow.deferred)
+                await finish_writes(conn, uow.deferred, uow.precommit)
                 await outbox.write(conn, uow.pending, self.naming, self.outbox_channel)
         await run_committed_hooks(uow.committed_hooks)
         if uow.pending:

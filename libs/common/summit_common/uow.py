@@ -38,6 +38,13 @@ class UnitOfWork:
     pending: list[CloudEvent] = field(default_factory=list)
     deferred: dict[str, list[tuple]] = field(default_factory=dict)
     committed_hooks: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    precommit: dict[str, tuple[UnitOfWork, Callable[[UnitOfWork], Awaitable[None]]]] = field(default_factory=dict)
+
+    def once_before_commit(self, key: str, work: Callable[[UnitOfWork], Awaitable[None]]) -> None:
+        """Run `work(uow)` once per `key` for the whole pulled batch, just before it commits
+        (after every handler and deferred write). For derived state that many events of a
+        batch touch, e.g. recomputing one aggregate once instead of once per event."""
+        self.precommit.setdefault(key, (self, work))
 
     def after_commit(self, hook: Callable[[], Awaitable[None]]) -> None:
         """Run `hook` once the transaction has committed (e.g. invalidate a read cache, so
@@ -78,6 +85,23 @@ async def run_committed_hooks(hooks: list[Callable[[], Awaitable[None]]]) -> Non
             await hook()
         except Exception as exc:
             log.warning("after_commit_hook_failed", error=type(exc).__name__)
+
+
+Precommit = dict[str, tuple[UnitOfWork, Callable[[UnitOfWork], Awaitable[None]]]]
+
+
+async def finish_writes(conn: asyncpg.Connection, deferred: dict[str, list[tuple]], precommit: Precommit) -> list[CloudEvent]:
+    """Flush deferred writes, run the once-before-commit work, flush what that deferred.
+    Returns the events the once-before-commit work emitted."""
+    await flush_deferred(conn, deferred)
+    emitted: list[CloudEvent] = []
+    for uow, work in precommit.values():
+        already = len(uow.pending)
+        await work(uow)
+        emitted.extend(uow.pending[already:])
+    if precommit:
+        await flush_deferred(conn, deferred)
+    return emitted
 
 
 async def flush_deferred(conn: asyncpg.Connection, deferred: dict[str, list[tuple]]) -> None:

@@ -1,0 +1,1 @@
+"""Pure logic of impact-in: no I/O, time passed in."""
