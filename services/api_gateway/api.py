@@ -65,11 +65,13 @@ PROXY_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS")
 async def proxy(path: str, request: Request) -> Response:
     """Authenticate, check membership and the route's roles, take rate-limit tokens, forward."""
     gateway = await get_gateway(request.app)
-    caller = await authenticate(request, gateway)
     public_path = request.scope["path"]
     if domain.unsafe_path(public_path):
         raise Problem(400, "invalid path", "dot segments, backslashes and control characters are not allowed in proxied paths")
     rule = domain.match_route(gateway.table, public_path)
+    if rule is not None and rule.public:
+        return await _forward_public(request, gateway, rule)
+    caller = await authenticate(request, gateway)
     if rule is None:
         raise Problem(404, "no route", f"no upstream serves {public_path}",
                       known_prefixes=sorted(r.prefix for r in gateway.table.rules))
@@ -86,6 +88,18 @@ async def proxy(path: str, request: Request) -> Response:
     structlog.contextvars.bind_contextvars(upstream=rule.service, route_prefix=rule.prefix, tenant=caller.company_id,
                                            actor=caller.actor)
     return await gateway.forward(request, rule, authorization=caller.authorization)
+
+
+async def _forward_public(request: Request, gateway, rule: domain.RouteRule) -> Response:
+    """A route whose upstream authenticates the request itself: rate-limited per client address."""
+    client = request.client.host if request.client else "unknown"
+    verdict = await gateway.take_tokens(rule, f"public:{rule.prefix}", f"addr:{client}")
+    if not verdict.allowed:
+        retry = domain.retry_after_header(verdict.retry_after)
+        raise Problem(429, "too many requests", f"rate limit of class {rule.rate_class} reached; retry in {retry} s",
+                      headers={"Retry-After": retry})
+    structlog.contextvars.bind_contextvars(upstream=rule.service, route_prefix=rule.prefix)
+    return await gateway.forward(request, rule, authorization="")  # "": never forward a caller's token
 
 
 for _method in PROXY_METHODS:

@@ -69,6 +69,9 @@ class RouteRule:
     rewrite: str       # upstream path prefix replacing `prefix`: "/v1/profiles"
     roles: frozenset[str]
     rate_class: str = "default"
+    # Public routes carry their own credential (a signed share link, a partner's webhook
+    # signature): no JWT or membership here, and no Authorization header is forwarded.
+    public: bool = False
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ def parse_rules(doc: Any) -> RouteTable:
         where = f"routes[{index}]"
         if not isinstance(entry, Mapping):
             raise RulesError(f"{where}: must be a mapping")
-        extra = set(entry) - {"prefix", "service", "rewrite", "roles", "rate_class"}
+        extra = set(entry) - {"prefix", "service", "rewrite", "roles", "rate_class", "public"}
         if extra:
             raise RulesError(f"{where}: unknown keys {', '.join(sorted(extra))}")
         prefix = _norm_prefix(entry.get("prefix"), f"{where}.prefix", must_start="/api/")
@@ -143,8 +146,13 @@ def parse_rules(doc: Any) -> RouteTable:
         if not isinstance(service, str) or not SERVICE_NAME.match(service):
             raise RulesError(f"{where}.service: a service name like 'unified-profile' is required")
         rewrite = _norm_prefix(entry.get("rewrite", "/v1"), f"{where}.rewrite", must_start="/")
-        roles = entry.get("roles")
-        if not isinstance(roles, Sequence) or isinstance(roles, str) or not roles:
+        public = entry.get("public", False)
+        if not isinstance(public, bool):
+            raise RulesError(f"{where}.public: must be true or false")
+        roles = entry.get("roles", [] if public else None)
+        if public and roles:
+            raise RulesError(f"{where}.roles: a public route has no roles (its upstream authenticates the request)")
+        if not public and (not isinstance(roles, Sequence) or isinstance(roles, str) or not roles):
             raise RulesError(f"{where}.roles: a non-empty list of roles is required")
         bad = sorted(set(map(str, roles)) - set(ROLES))
         if bad:
@@ -152,7 +160,7 @@ def parse_rules(doc: Any) -> RouteTable:
         rate_class = entry.get("rate_class", "default")
         if rate_class not in classes:
             raise RulesError(f"{where}.rate_class: {rate_class!r} is not defined under rate_limits")
-        rules.append(RouteRule(prefix, service, rewrite, frozenset(map(str, roles)), rate_class))
+        rules.append(RouteRule(prefix, service, rewrite, frozenset(map(str, roles)), rate_class, public))
     rules.sort(key=lambda r: len(r.prefix), reverse=True)
     return RouteTable(tuple(rules), classes)
 
@@ -263,13 +271,13 @@ def request_headers(
 ) -> list[tuple[str, str]]:
     """Headers for the upstream request: hop-by-hop ones (and those the Connection header
     names) dropped, X-API-Key never forwarded, Authorization passed through (or replaced by
-    the gateway's token for an API-key caller), correlation and trace context set,
+    the gateway's token for an API-key caller; "" drops it), correlation and trace context set,
     X-Forwarded-* appended."""
     drop = HOP_BY_HOP | _REQUEST_OWNED | _connection_listed(incoming)
     if authorization is not None:
         drop = drop | {"authorization"}
     out = [(n, v) for n, v in incoming if n.lower() not in drop]
-    if authorization is not None:
+    if authorization:
         out.append(("authorization", authorization))
     prior = [v for n, v in incoming if n.lower() == "x-forwarded-for"]
     chain = ", ".join([*prior, client_ip] if client_ip else prior)

@@ -3,8 +3,9 @@ the routes, the migrations, and the four buddy.* events it emits."""
 
 from pathlib import Path
 
-from services.buddy_service import api, ingest
+from services.buddy_service import api, ingest, privacy
 from summit_common import Service
+from summit_common.privacy import PersonalData
 
 service = Service(
     name="buddy-service",
@@ -13,4 +14,5 @@ service = Service(
     router=api.router,
     migrations=Path(__file__).parent / "migrations",
     emits=ingest.EMITS,
+    personal_data=PersonalData(categories=privacy.CATEGORIES, export=privacy.export_subject, erase=privacy.erase_subject),
 )

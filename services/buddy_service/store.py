@@ -208,3 +208,94 @@ async def list_matches(
         *args,
     )
     return [_match_out(r) for r in rows]
+
+
+# --- data-subject requests (privacy.py) ---------------------------------------------------
+
+ERASED_BUDDY = "erased"
+REDACTED = "redacted: a data-subject erasure removed this reason"
+_RECORD_COLUMNS = {
+    "buddy_events": "event_id, match_id, participant_id, category, occurred_at, duration_minutes, origin, import_id",
+    "buddy_checkins": "checkin_id, match_id, participant_id, completed_at, mood, notes, origin, import_id",
+    "buddy_feedback": "feedback_id, match_id, participant_id, from_role, rating, text, submitted_at, origin, import_id",
+}
+_RECORD_IDS = {"buddy_events": "event_id", "buddy_checkins": "checkin_id", "buddy_feedback": "feedback_id"}
+
+
+def _subject_records(table: str) -> str:
+    """The participant's records, and (feedback only) what the person wrote as a match's buddy."""
+    as_buddy = (" OR (r.from_role = 'buddy' AND EXISTS (SELECT 1 FROM buddy_matches m WHERE m.tenant_id = r.tenant_id"
+                " AND m.match_id = r.match_id AND m.buddy_id = ANY($2::text[])))") if table == "buddy_feedback" else ""
+    return f" FROM {table} r WHERE r.tenant_id = $1 AND (r.participant_id = ANY($2::text[]){as_buddy})"
+
+
+async def subject_records(conn: asyncpg.Connection, *, tenant: str, table: str, ids: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(f"SELECT {_RECORD_COLUMNS[table]}{_subject_records(table)} ORDER BY 1", tenant, ids)
+    return [dict(r) for r in rows]
+
+
+async def delete_subject_records(conn: asyncpg.Connection, *, tenant: str, table: str, ids: list[str]) -> list[str]:
+    """Deletes them; returns their ids."""
+    rows = await conn.fetch(f"DELETE{_subject_records(table)} RETURNING r.{_RECORD_IDS[table]}", tenant, ids)
+    return [r[0] for r in rows]
+
+
+async def subject_matches(conn: asyncpg.Connection, *, tenant: str, ids: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        f"SELECT {MATCH_COLUMNS} FROM buddy_matches WHERE tenant_id = $1"
+        " AND (participant_id = ANY($2::text[]) OR buddy_id = ANY($2::text[])) ORDER BY matched_at, match_id",
+        tenant, ids,
+    )
+    return [_match_out(r) for r in rows]
+
+
+async def participant_match_ids(conn: asyncpg.Connection, *, tenant: str, ids: list[str]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT match_id FROM buddy_matches WHERE tenant_id = $1 AND participant_id = ANY($2::text[])", tenant, ids)
+    return [r[0] for r in rows]
+
+
+async def delete_participant_matches(conn: asyncpg.Connection, *, tenant: str, ids: list[str]) -> int:
+    """The participant's matches go whole (their records were deleted first)."""
+    status = await conn.execute(
+        "DELETE FROM buddy_matches WHERE tenant_id = $1 AND participant_id = ANY($2::text[])", tenant, ids)
+    return int(status.split()[-1])
+
+
+async def anonymise_buddy(conn: asyncpg.Connection, *, tenant: str, ids: list[str]) -> int:
+    """A buddy's matches are the participants' records too: keep them, drop the buddy's id."""
+    status = await conn.execute(
+        "UPDATE buddy_matches SET buddy_id = $3 WHERE tenant_id = $1 AND buddy_id = ANY($2::text[])",
+        tenant, ids, ERASED_BUDDY)
+    return int(status.split()[-1])
+
+
+# An error line names a person by quoting an id in its reason; a records line by its record id.
+_NAMES = "EXISTS (SELECT 1 FROM unnest($2::text[]) AS p(name) WHERE strpos(e->>'reason', p.name) > 0)"
+_IS_NAMED = "e->>'id' = ANY($2::text[])"
+
+
+async def import_lines_naming(conn: asyncpg.Connection, *, tenant: str, names: list[str]) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        "SELECT i.import_id, 'error' AS part, e FROM imports i, jsonb_array_elements(i.errors) e"
+        f" WHERE i.tenant_id = $1 AND {_NAMES}"
+        " UNION ALL SELECT i.import_id, 'record', e FROM imports i, jsonb_array_elements(i.records) e"
+        f" WHERE i.tenant_id = $1 AND {_IS_NAMED} ORDER BY 1, 2",
+        tenant, names,
+    )
+    return [{"import_id": r["import_id"], "part": r["part"], **json.loads(r["e"])} for r in rows]
+
+
+async def redact_import_lines(conn: asyncpg.Connection, *, tenant: str, names: list[str]) -> int:
+    """Redacts error reasons and record ids naming the person; the counters stay. Returns reports changed."""
+    status = await conn.execute(
+        "UPDATE imports i SET"
+        f" errors = (SELECT coalesce(jsonb_agg(CASE WHEN {_NAMES} THEN jsonb_set(e, '{{reason}}', to_jsonb($3::text))"
+        " ELSE e END ORDER BY n), '[]'::jsonb) FROM jsonb_array_elements(i.errors) WITH ORDINALITY AS x(e, n)),"
+        f" records = (SELECT coalesce(jsonb_agg(CASE WHEN {_IS_NAMED} THEN jsonb_set(e, '{{id}}', 'null'::jsonb)"
+        " ELSE e END ORDER BY n), '[]'::jsonb) FROM jsonb_array_elements(i.records) WITH ORDINALITY AS x(e, n))"
+        f" WHERE i.tenant_id = $1 AND (EXISTS (SELECT 1 FROM jsonb_array_elements(i.errors) e WHERE {_NAMES})"
+        f" OR EXISTS (SELECT 1 FROM jsonb_array_elements(i.records) e WHERE {_IS_NAMED}))",
+        tenant, names, REDACTED,
+    )
+    return int(status.split()[-1])

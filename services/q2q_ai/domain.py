@@ -95,6 +95,11 @@ RATING = "kintell.rating.created.v1"
 TEXT_SOURCES: tuple[str, ...] = (FEEDBACK, CHECKIN, SESSION, RATING)
 
 
+def program_of(source_type: str) -> str:
+    """The programme a text came from: the domain of the event type that carried it ("buddy", "kintell", ...)."""
+    return source_type.split(".", 1)[0]
+
+
 def text_item(event_type: str, data: Any) -> TextItem | None:
     """The text an event carries and whose it is; None when there is nothing to score
     (no text, only whitespace, or a volunteer's rating: it is not about a participant)."""

@@ -2,7 +2,8 @@
 
 Consumes: buddy.feedback.submitted.v1, buddy.checkin.completed.v1, kintell.session.completed.v1,
 kintell.rating.created.v1 (the texts); safety.text.screened.v1 and safety.review.completed.v1
-(the gate). Produces: q2q.outcome.scored.v1, one per scored dimension, in the batch's transaction.
+(the gate). Produces: q2q.outcome.scored.v1, one per scored dimension, and q2q.evidence.recorded.v1,
+one per cited snippet, in the batch's transaction.
 
 Facts about one text item arrive in any order. Each handler records its fact on the item's
 row (the upsert locks that row until commit, so concurrent consumers and replicas take turns),
@@ -30,6 +31,7 @@ log = get_logger(component="q2q-ai")
 SCREENED = "safety.text.screened.v1"
 REVIEWED = "safety.review.completed.v1"
 OUTCOME_SCORED = "q2q.outcome.scored.v1"
+EVIDENCE_RECORDED = "q2q.evidence.recorded.v1"
 
 
 class Handlers:
@@ -100,7 +102,7 @@ class Handlers:
             await store.set_status(uow.conn, item_id=row.item_id, status=status)
 
     async def _score(self, uow: UnitOfWork, row: store.ItemRow) -> None:
-        assert row.masked_text is not None and row.participant_system and row.participant_id
+        assert row.masked_text is not None and row.participant_system and row.participant_id and row.observed_at
         provider = self.provider
         if provider.blocking:
             analysis = await asyncio.to_thread(provider.analyse, row.masked_text)
@@ -133,5 +135,19 @@ class Handlers:
                 "model_version": provider.model_version,
                 "scored_at": scored_at.isoformat(),
             }, subject=score.score_id, tenant=row.tenant)
+        participant = {"system": row.participant_system, "id": row.participant_id}
+        for snippet in cited:
+            evidence_id = evidence_ids[snippet.index]
+            uow.emit(EVIDENCE_RECORDED, {
+                "evidence_id": evidence_id,
+                "participant": participant,
+                "program": domain.program_of(row.content_type),
+                "snippet": snippet.text,
+                "snippet_sha256": snippet.sha256,
+                "dimensions": [s.dimension for s in scores if evidence_id in s.evidence_ids],
+                "source_type": row.content_type,
+                "source_id": row.content_id,
+                "observed_at": row.observed_at.isoformat(),
+            }, subject=evidence_id, tenant=row.tenant)
         log.info("text_scored", content_type=row.content_type, content_id=row.content_id,
                  dimensions=[s.dimension for s in scores], model_version=provider.model_version)

@@ -285,3 +285,61 @@ async def get_evidence(conn: asyncpg.Connection, *, evidence_id: str) -> tuple[s
         "created_at": row["created_at"],
         "cited_by": [{"score_id": str(r["score_id"]), "dimension": r["dimension"]} for r in cited_by],
     }
+
+
+# --- data-subject requests (privacy.py) ---------------------------------------------------
+
+_SUBJECT_ITEMS = (
+    "SELECT item_id FROM text_items WHERE tenant_id = $1"
+    " AND (participant_system, participant_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+)
+# Reviews are keyed by flag; a flag belongs to one text item.
+_SUBJECT_REVIEWS = (
+    "FROM reviews r WHERE r.tenant_id = $1 AND r.flag_id IN (SELECT t.flag_id FROM text_items t"
+    " WHERE t.item_id = ANY($2::uuid[]) AND t.flag_id IS NOT NULL)"
+)
+
+
+async def _subject_items(conn: asyncpg.Connection, tenant: str, refs: tuple[list[str], list[str]], *,
+                         lock: bool = False) -> list[uuid.UUID]:
+    return [r[0] for r in await conn.fetch(_SUBJECT_ITEMS + (" ORDER BY item_id FOR UPDATE" if lock else ""), tenant, *refs)]
+
+
+async def export_participant(conn: asyncpg.Connection, *, tenant: str, refs: tuple[list[str], list[str]]
+                             ) -> dict[str, list[dict[str, Any]]]:
+    items = await _subject_items(conn, tenant, refs)
+    queries = {
+        "text_items": "SELECT item_id, content_type, content_id, status, participant_system, participant_id, masked_text,"
+                      " text_sha256, observed_at, verdict, review_decision, model_version, settled_at, created_at"
+                      " FROM text_items WHERE item_id = ANY($1::uuid[]) ORDER BY observed_at, item_id",
+        "evidence_snippets": "SELECT evidence_id, item_id, sentence_index, snippet, snippet_sha256, created_at"
+                             " FROM evidence_snippets WHERE item_id = ANY($1::uuid[]) ORDER BY item_id, sentence_index",
+    }
+    found = {name: [dict(r) for r in await conn.fetch(sql, items)] for name, sql in queries.items()}
+    scores = await conn.fetch(
+        f"SELECT {_SCORE_COLUMNS} FROM outcome_scores s WHERE s.tenant_id = $1 AND (s.item_id = ANY($2::uuid[])"
+        " OR (s.participant_system, s.participant_id) IN (SELECT * FROM unnest($3::text[], $4::text[])))"
+        " ORDER BY s.observed_at, s.score_id", tenant, items, *refs)
+    found["outcome_scores"] = [_score(r) for r in scores]
+    found["reviews"] = [dict(r) for r in await conn.fetch(
+        f"SELECT r.flag_id, r.content_id, r.decision, r.reviewed_at {_SUBJECT_REVIEWS} ORDER BY r.flag_id", tenant, items)]
+    return found
+
+
+async def erase_participant(conn: asyncpg.Connection, *, tenant: str, refs: tuple[list[str], list[str]]) -> dict[str, int]:
+    """Deletes the participant's items and everything cut from them; the row locks make a gate
+    event for one of them wait, then find nothing (and start a fresh, participant-less item)."""
+    items = await _subject_items(conn, tenant, refs, lock=True)
+
+    async def deleted(sql: str, *args: Any) -> int:
+        return int((await conn.execute(sql, *args)).split()[-1])
+
+    return {
+        "outcome_scores": await deleted(
+            "DELETE FROM outcome_scores WHERE tenant_id = $1 AND (item_id = ANY($2::uuid[])"
+            " OR (participant_system, participant_id) IN (SELECT * FROM unnest($3::text[], $4::text[])))",
+            tenant, items, *refs),
+        "evidence_snippets": await deleted("DELETE FROM evidence_snippets WHERE item_id = ANY($1::uuid[])", items),
+        "reviews": await deleted(f"DELETE {_SUBJECT_REVIEWS}", tenant, items),
+        "text_items": await deleted("DELETE FROM text_items WHERE item_id = ANY($1::uuid[])", items),
+    }

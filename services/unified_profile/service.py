@@ -6,8 +6,9 @@ Emits: orchestration.profile.updated.v1, orchestration.journey.milestone.reached
 
 from pathlib import Path
 
-from services.unified_profile import api, domain, handlers, profiles
+from services.unified_profile import api, domain, handlers, privacy, profiles
 from summit_common import Service
+from summit_common.privacy import PersonalData
 
 service = Service(
     name="unified-profile",
@@ -17,4 +18,5 @@ service = Service(
     migrations=Path(__file__).parent / "migrations",
     emits=(profiles.PROFILE_UPDATED, profiles.MILESTONE_REACHED),
     batch_order=handlers.lock_order,
+    personal_data=PersonalData(categories=privacy.CATEGORIES, export=privacy.export_subject, erase=privacy.erase_subject),
 )

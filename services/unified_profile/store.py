@@ -176,3 +176,52 @@ async def milestones_of(conn: asyncpg.Connection, profile_id: str) -> list[dict[
         uuid.UUID(profile_id),
     )
     return [dict(row) for row in rows]
+
+
+# --- data-subject requests (privacy.py) ---------------------------------------------------
+
+# Children first; identities -> profiles is deferred anyway.
+_PROFILE_TABLES = ("milestones", "applied_facts", "identities", "profiles")
+
+
+async def profiles_of_refs(conn: asyncpg.Connection, *, tenant: str, refs: tuple[list[str], list[str]],
+                           lock: bool = False) -> list[uuid.UUID]:
+    """The tenant's profiles that any of these (system, external_id) refs is linked to."""
+    rows = await conn.fetch(
+        "SELECT p.profile_id FROM profiles p WHERE p.tenant_id = $1 AND p.profile_id IN ("
+        " SELECT i.profile_id FROM identities i WHERE i.tenant_id = $1"
+        " AND (i.system, i.external_id) IN (SELECT * FROM unnest($2::text[], $3::text[])))"
+        f" ORDER BY p.profile_id{' FOR UPDATE' if lock else ''}",
+        tenant, *refs,
+    )
+    return [r["profile_id"] for r in rows]
+
+
+async def export_profiles(conn: asyncpg.Connection, profile_ids: list[uuid.UUID]) -> dict[str, list[dict[str, Any]]]:
+    queries = {
+        "profiles": f"SELECT {_PROFILE_COLUMNS} FROM profiles WHERE profile_id = ANY($1::uuid[]) ORDER BY profile_id",
+        "identities": "SELECT profile_id, system, external_id, linked_at, linked_by FROM identities"
+                      " WHERE profile_id = ANY($1::uuid[]) ORDER BY profile_id, linked_at, system, external_id",
+        "milestones": "SELECT profile_id, milestone, reached_at, trigger_type FROM milestones"
+                      " WHERE profile_id = ANY($1::uuid[]) ORDER BY profile_id, reached_at, milestone",
+        "applied_facts": "SELECT profile_id, fact_key, event_id, applied_at FROM applied_facts"
+                         " WHERE profile_id = ANY($1::uuid[]) ORDER BY profile_id, applied_at, fact_key",
+    }
+    found: dict[str, list[dict[str, Any]]] = {}
+    for category, sql in queries.items():
+        rows = [dict(r) for r in await conn.fetch(sql, profile_ids)]
+        for row in rows:
+            row["profile_id"] = str(row["profile_id"])
+            for key in ("flags", "counters"):
+                if key in row:
+                    row[key] = json.loads(row[key])
+        found[category] = rows
+    return found
+
+
+async def delete_profiles(conn: asyncpg.Connection, profile_ids: list[uuid.UUID]) -> dict[str, int]:
+    counts = {}
+    for table in _PROFILE_TABLES:
+        status = await conn.execute(f"DELETE FROM {table} WHERE profile_id = ANY($1::uuid[])", profile_ids)
+        counts[table] = int(status.split()[-1])
+    return counts

@@ -269,3 +269,52 @@ async def get_credential(conn: asyncpg.Connection, *, tenant: str, credential_id
 
 async def credential_owner(conn: asyncpg.Connection, *, credential_id: str) -> str | None:
     return await conn.fetchval("SELECT tenant_id FROM credentials WHERE credential_id = $1 LIMIT 1", credential_id)
+
+
+# --- data-subject requests (privacy.py) -----------------------------------------------------
+
+LEARNER_TABLES = ("completions", "credentials", "progress")
+REDACTED = "redacted: a data-subject erasure removed this reason"
+_LEARNER = "(provider, participant_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+
+
+async def subject_rows(conn: asyncpg.Connection, *, tenant: str, table: str, refs: tuple[list[str], list[str]]
+                       ) -> list[dict[str, Any]]:
+    id_column, time_column, out = _LISTS[table]
+    rows = await conn.fetch(f"SELECT * FROM {table} WHERE tenant_id = $1 AND {_LEARNER} ORDER BY {time_column}, {id_column}",
+                            tenant, *refs)
+    return [out(r) for r in rows]
+
+
+async def delete_subject_rows(conn: asyncpg.Connection, *, tenant: str, table: str,
+                              refs: tuple[list[str], list[str]]) -> int:
+    status = await conn.execute(f"DELETE FROM {table} WHERE tenant_id = $1 AND {_LEARNER}", tenant, *refs)
+    return int(status.split()[-1])
+
+
+# A report line names the learner when its reason quotes their id in an import from their provider.
+_QUOTES = ("EXISTS (SELECT 1 FROM unnest($2::text[], $3::text[]) AS p(system, id)"
+           " WHERE p.system = i.provider AND strpos(lower(e->>'reason'), lower(p.id)) > 0)")
+_REPORT_LISTS = ("errors", "skipped_rows")
+
+
+async def import_lines_quoting(conn: asyncpg.Connection, *, tenant: str, refs: tuple[list[str], list[str]]
+                               ) -> list[dict[str, Any]]:
+    rows = await conn.fetch(
+        " UNION ALL ".join(
+            f"SELECT i.import_id, '{part}' AS part, e FROM imports i, jsonb_array_elements(i.{part}) e"
+            f" WHERE i.tenant_id = $1 AND {_QUOTES}" for part in _REPORT_LISTS) + " ORDER BY 1, 2",
+        tenant, *refs,
+    )
+    return [{"import_id": r["import_id"], "part": r["part"], **json.loads(r["e"])} for r in rows]
+
+
+async def redact_import_lines(conn: asyncpg.Connection, *, tenant: str, refs: tuple[list[str], list[str]]) -> int:
+    """Redacts reasons quoting the learner's id; counters and line numbers stay. Returns reports changed."""
+    sets = ", ".join(
+        f"{part} = (SELECT coalesce(jsonb_agg(CASE WHEN {_QUOTES} THEN jsonb_set(e, '{{reason}}', to_jsonb($4::text))"
+        f" ELSE e END ORDER BY n), '[]'::jsonb) FROM jsonb_array_elements(i.{part}) WITH ORDINALITY AS x(e, n))"
+        for part in _REPORT_LISTS)
+    quoted = " OR ".join(f"EXISTS (SELECT 1 FROM jsonb_array_elements(i.{part}) e WHERE {_QUOTES})" for part in _REPORT_LISTS)
+    status = await conn.execute(f"UPDATE imports i SET {sets} WHERE i.tenant_id = $1 AND ({quoted})", tenant, *refs, REDACTED)
+    return int(status.split()[-1])

@@ -329,3 +329,30 @@ async def test_request_logs_carry_neither_bodies_nor_tokens(gateway, client, set
     assert '"upstream": "kintell-connector"' in logged and '"access_denied"' in logged  # the lines exist ...
     for secret in (secret_token, "hunter2", "query-secret", "bad.token.value"):
         assert secret not in logged  # ... without the secrets
+
+
+async def test_a_public_route_needs_no_token_and_forwards_none(make_gateway, settings, echoes):
+    routes = tight_routes(key_burst=2)
+    routes["routes"].append({"prefix": "/api/shared", "service": "buddy-service", "rewrite": "/v1/shared",
+                             "public": True, "rate_class": "tight"})
+    gateway = await make_gateway(routes=routes)
+    async with client_for(gateway) as client:
+        r = await client.get("/api/shared/signed-token", headers=auth(settings, sub="nobody"))
+        assert r.status_code == 200, r.text
+        echoed = r.json()
+        assert echoed["path"] == "/v1/shared/signed-token"
+        assert header(echoed, "authorization") == []  # a caller's token never reaches a public upstream
+        assert (await client.get("/api/shared/signed-token")).status_code == 200
+        limited = await client.get("/api/shared/signed-token")
+        assert limited.status_code == 429 and limited.headers["content-type"] == PROBLEM  # limited per client address
+        # a non-public route still needs a token
+        assert (await client.get("/api/buddy/x")).status_code == 401
+
+
+def test_a_public_route_cannot_also_name_roles():
+    from services.api_gateway.domain import RulesError, parse_rules
+
+    doc = tight_routes()
+    doc["routes"].append({"prefix": "/api/shared", "service": "buddy-service", "public": True, "roles": ["admin"]})
+    with pytest.raises(RulesError, match="public route has no roles"):
+        parse_rules(doc)

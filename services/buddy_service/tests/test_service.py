@@ -6,6 +6,7 @@ import pytest
 
 from services.buddy_service.service import service
 from summit_common.catalog import http_routes
+from summit_common.privacy import PRIVACY_EMITS
 
 ROUTES = {
     ("/v1/import/{kind}", "POST"), ("/v1/import", "POST"), ("/v1/matches", "POST"), ("/v1/events", "POST"),
@@ -17,8 +18,8 @@ ROUTES = {
 def test_catalogue_sees_every_route_and_event():
     assert {(r["path"], m) for r in http_routes(service) for m in r["methods"]} == ROUTES
     assert set(service.emits) == {"buddy.match.created.v1", "buddy.event.logged.v1", "buddy.checkin.completed.v1",
-                                  "buddy.feedback.submitted.v1"}
-    assert dict(service.handlers) == {}
+                                  "buddy.feedback.submitted.v1", *PRIVACY_EMITS}
+    assert set(service.handlers) == {"privacy.export.requested.v1", "privacy.deletion.requested.v1"}  # DSAR only
     assert (service.name, service.schema) == ("buddy-service", "buddy_service")
 
 
@@ -31,4 +32,5 @@ async def test_docs_endpoints_and_readiness(client, runtime):
     asyncapi = (await client.get("/asyncapi.json")).json()
     assert "buddy.feedback.submitted.v1" in str(asyncapi)
     assert (await client.get("/readyz")).json()["ready"] is True
-    assert runtime.consumers == []  # nothing subscribed: buddy data arrives over HTTP only
+    # buddy data arrives over HTTP only; the bus brings just the data-subject requests
+    assert len(runtime.consumers) == 2

@@ -6,6 +6,7 @@ import pytest
 
 from services.kintell_connector.service import service
 from summit_common.catalog import http_routes
+from summit_common.privacy import PRIVACY_EMITS
 
 ROUTES = {
     ("/v1/import/kintell-sessions", "POST"), ("/v1/imports/{import_id}", "GET"), ("/v1/sessions", "GET"),
@@ -15,8 +16,9 @@ ROUTES = {
 
 def test_catalogue_sees_every_route_and_event():
     assert {(r["path"], m) for r in http_routes(service) for m in r["methods"]} == ROUTES
-    assert set(service.emits) == {"kintell.session.scheduled.v1", "kintell.session.completed.v1", "kintell.rating.created.v1"}
-    assert dict(service.handlers) == {}
+    assert set(service.emits) == {"kintell.session.scheduled.v1", "kintell.session.completed.v1", "kintell.rating.created.v1",
+                                  *PRIVACY_EMITS}
+    assert set(service.handlers) == {"privacy.export.requested.v1", "privacy.deletion.requested.v1"}  # DSAR only
 
 
 @pytest.mark.integration

@@ -7,7 +7,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from services.q2q_ai.handlers import OUTCOME_SCORED
+from services.q2q_ai.handlers import EVIDENCE_RECORDED, OUTCOME_SCORED
 from summit_common.auth import mint_token
 from summit_common.runtime import ServiceRuntime
 from summit_contracts import CloudEvent, new_event
@@ -111,11 +111,15 @@ async def outbox_flushed(runtime: ServiceRuntime) -> None:
         await eventually(lambda: conn.fetchval("SELECT count(*) = 0 FROM outbox WHERE sent_at IS NULL"), timeout=30)
 
 
-async def emitted(js, runtime: ServiceRuntime, *, at_least: int = 0) -> list[dict]:
-    """Every q2q.outcome.scored.v1 this test's service published."""
+async def emitted(js, runtime: ServiceRuntime, *, at_least: int = 0, event_type: str = OUTCOME_SCORED) -> list[dict]:
+    """Every q2q.outcome.scored.v1 (or `event_type`) this test's service published."""
     await outbox_flushed(runtime)
-    msgs = await read_subject(js, runtime.naming.stream("q2q"), runtime.naming.subject(OUTCOME_SCORED), at_least=at_least)
+    msgs = await read_subject(js, runtime.naming.stream("q2q"), runtime.naming.subject(event_type), at_least=at_least)
     return [json.loads(m.data) for m in msgs]
+
+
+async def evidence_emitted(js, runtime: ServiceRuntime, *, at_least: int = 0) -> list[dict]:
+    return await emitted(js, runtime, at_least=at_least, event_type=EVIDENCE_RECORDED)
 
 
 async def outcomes(client, settings, *, tenant: str = TENANT, **params) -> list[dict]:

@@ -3,6 +3,8 @@ NATS JetStream and Postgres."""
 
 from __future__ import annotations
 
+import hashlib
+
 import pytest
 
 from services.q2q_ai.service import service
@@ -12,9 +14,11 @@ from services.q2q_ai.tests.support import (
     RATING,
     SCREENED,
     SESSION,
+    auth,
     checkin,
     count,
     emitted,
+    evidence_emitted,
     feedback,
     handled,
     item,
@@ -59,6 +63,28 @@ async def test_every_text_source_is_scored_for_its_participant(runtime, bus, cli
     assert len(await emitted(bus, runtime, at_least=3)) == 3
 
 
+async def test_each_cited_snippet_is_announced_once_with_the_dimensions_citing_it(runtime, bus, client, settings):
+    text = "I feel welcome here. I am proud of my progress, mail me at a@b.no."
+    await publish(bus, runtime, FEEDBACK, feedback("F-7", text, participant=ref("buddy", "B-7"), minute=5))
+    await publish(bus, runtime, SCREENED, screened(FEEDBACK, "F-7", "clear"))
+    await wait_status(runtime, FEEDBACK, "F-7", "scored")
+
+    scores = await outcomes(client, settings)
+    cited = {e for s in scores for e in s["evidence_ids"]}
+    events = await evidence_emitted(bus, runtime, at_least=len(cited))
+    assert sorted(e["subject"] for e in events) == sorted(cited)  # one per stored snippet, subject = evidence_id
+    for event in events:
+        data = event["data"]
+        stored = (await client.get(f"/v1/evidence/{data['evidence_id']}", headers=auth(settings))).json()
+        assert (data["snippet"], data["snippet_sha256"]) == (stored["snippet"], stored["snippet_sha256"])
+        assert data["snippet_sha256"] == hashlib.sha256(data["snippet"].encode()).hexdigest()
+        assert "a@b.no" not in data["snippet"]  # masked, as stored
+        assert sorted(data["dimensions"]) == sorted(c["dimension"] for c in stored["cited_by"]) != []
+        assert (data["program"], data["source_type"], data["source_id"]) == ("buddy", FEEDBACK, "F-7")
+        assert data["participant"] == {"system": "buddy", "id": "B-7"}
+        assert data["observed_at"] == "2025-03-01T09:05:00Z"
+
+
 async def test_texts_without_a_participant_or_without_text_are_not_stored(runtime, bus, client, settings):
     volunteer = await publish(bus, runtime, RATING, rating("R-2", "Motivated learner, confident.", role="volunteer",
                                                            rated_by=ref("kintell", "V-1")))
@@ -87,6 +113,7 @@ async def test_a_redelivered_event_has_one_effect(runtime, bus, client, settings
     assert await count(runtime, "outcome_scores") == 2
     assert await count(runtime, "evidence_snippets") == 2
     assert len(await emitted(bus, runtime, at_least=2)) == 2
+    assert len(await evidence_emitted(bus, runtime, at_least=2)) == 2
     async with runtime.pool.acquire() as conn:
         assert await conn.fetchval("SELECT count(*) FROM inbox") == 4  # two events, twice each: 4 distinct ids
 

@@ -12,6 +12,7 @@ import pytest
 
 from services.q2q_ai.service import provider, service
 from summit_common.catalog import http_routes
+from summit_common.privacy import PRIVACY_EMITS
 
 ROOT = Path(__file__).resolve().parents[3]
 ROUTES = {("/v1/outcomes", "GET"), ("/v1/outcomes/{score_id}", "GET"), ("/v1/evidence/{evidence_id}", "GET"),
@@ -20,8 +21,8 @@ ROUTES = {("/v1/outcomes", "GET"), ("/v1/outcomes/{score_id}", "GET"), ("/v1/evi
 
 def test_catalogue_sees_every_route_and_event():
     assert {(r["path"], m) for r in http_routes(service) for m in r["methods"]} == ROUTES
-    assert set(service.emits) == {"q2q.outcome.scored.v1"}
-    assert set(service.handlers) == {
+    assert set(service.emits) == {"q2q.outcome.scored.v1", "q2q.evidence.recorded.v1", *PRIVACY_EMITS}
+    assert set(service.handlers) == {"privacy.export.requested.v1", "privacy.deletion.requested.v1",
         "buddy.feedback.submitted.v1", "buddy.checkin.completed.v1", "kintell.session.completed.v1",
         "kintell.rating.created.v1", "safety.text.screened.v1", "safety.review.completed.v1",
     }

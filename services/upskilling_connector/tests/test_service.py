@@ -18,6 +18,7 @@ from services.upskilling_connector.tests.support import (
 )
 from summit_common import dlq
 from summit_common.catalog import http_routes
+from summit_common.privacy import PRIVACY_EMITS
 from summit_common.runtime import ServiceRuntime
 from tests.helpers import eventually
 
@@ -32,8 +33,9 @@ ROUTES = {
 def test_catalogue_sees_every_route_and_event():
     found = {(r["path"].replace(":path", ""), m) for r in http_routes(service) for m in r["methods"]}
     assert found == ROUTES
-    assert set(service.emits) == {COMPLETED, CREDENTIAL, PROGRESS}
-    assert dict(service.handlers) == {}  # providers reach us through uploads; the service consumes no events
+    assert set(service.emits) == {COMPLETED, CREDENTIAL, PROGRESS, *PRIVACY_EMITS}
+    # providers reach us through uploads; the service consumes only data-subject requests
+    assert set(service.handlers) == {"privacy.export.requested.v1", "privacy.deletion.requested.v1"}
 
 
 @pytest.mark.integration
@@ -44,11 +46,13 @@ async def test_docs_endpoints_and_readiness(client, runtime, bus):
     assert set(doc["paths"]["/v1/import/course-completions"]["post"]["requestBody"]["content"]) == {
         "text/csv", "application/json", "multipart/form-data"}
     asyncapi = (await client.get("/asyncapi.json")).json()
+    channel = "#/channels/{}".format
     assert {(op["action"], op["channel"]["$ref"]) for op in asyncapi["operations"].values()} == {
-        ("send", "#/channels/" + t.replace(".", "_")) for t in (COMPLETED, CREDENTIAL, PROGRESS)}
+        *(("send", channel(t.replace(".", "_"))) for t in (COMPLETED, CREDENTIAL, PROGRESS, *PRIVACY_EMITS)),
+        *(("receive", channel(t.replace(".", "_"))) for t in service.handlers)}
     assert (await client.get("/readyz")).json()["ready"] is True
-    # No consumers: nothing on the bus can reach (or poison) this service, so its DLQ stays empty.
-    assert runtime.consumers == []
+    # Only the data-subject requests reach this service from the bus; its DLQ stays empty.
+    assert len(runtime.consumers) == 2
     assert await dlq.list_entries(bus, runtime.naming, service.name) == []
 
 
