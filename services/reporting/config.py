@@ -9,12 +9,14 @@ REPORTING_GENERATOR                  deterministic (default) | llm
 REPORTING_LLM_ENDPOINT/MODEL/API_KEY OpenAI-compatible chat-completions endpoint for the llm generator
 REPORTING_LLM_TOKEN_BUDGET           max tokens (prompt + completion) per report (default 8000)
 REPORTING_LLM_COST_PER_1K_IN/OUT     price per 1,000 tokens, for per-report cost telemetry
+REPORTING_LLM_TIMEOUT_SECONDS        provider request timeout (default 60)
 REPORTING_GENERATIONS_PER_HOUR       per company (default 10)
 REPORTING_SMTP_HOST/PORT/USER/PASSWORD/STARTTLS/FROM   mail for scheduled reports
 REPORTING_SCHEDULE_MAX_ATTEMPTS      per run (default 3); REPORTING_SCHEDULE_BACKOFF_SECONDS between attempts
 REPORTING_SCHEDULER_INTERVAL_SECONDS how often the scheduler worker ticks (default 30)
 REPORTING_SSE_RING_SIZE              metric updates kept in memory per replica for reconnects (default 1000)
 REPORTING_SSE_HEARTBEAT_SECONDS      comment line interval on idle streams (default 15)
+REPORTING_SSE_CLIENT_QUEUE           updates buffered per SSE client before it is closed as too slow (default 256)
 REPORTING_LOGO_MAX_BYTES             max decoded logo size (default 256 KiB)
 """
 
