@@ -18,7 +18,8 @@ from tests.helpers import eventually, read_subject
 ACME, GLOBEX = "acme", "globex"
 PROBLEM = "application/problem+json"
 # Every service named in routes.yaml, each answered by an echo app (see `echo_mounts`).
-ROUTED = ("kintell-connector", "unified-profile", "buddy-service", "upskilling-connector", "q2q-ai", "safety-moderation")
+ROUTED = ("kintell-connector", "unified-profile", "buddy-service", "upskilling-connector", "q2q-ai", "safety-moderation",
+          "impact-calculator", "reporting", "impact-in", "privacy-orchestrator")
 
 
 class Echo:

@@ -31,8 +31,8 @@ def doc(routes, rate_limits=None) -> dict:
 
 def test_the_shipped_routes_cover_every_internal_service():
     table = default_table()
-    assert table.services == ["buddy-service", "kintell-connector", "q2q-ai", "safety-moderation", "unified-profile",
-                              "upskilling-connector"]
+    assert table.services == ["buddy-service", "impact-calculator", "impact-in", "kintell-connector", "privacy-orchestrator",
+                              "q2q-ai", "reporting", "safety-moderation", "unified-profile", "upskilling-connector"]
     assert set(table.rate_classes) == {"default", "bulk", "ai"}
     assert table.rate_classes["bulk"].principal == Limit(0.5, 3)
 

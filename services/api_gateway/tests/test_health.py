@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from services.api_gateway.tests.conftest import client_for
+from services.api_gateway.tests.support import ROUTED
 
 pytestmark = pytest.mark.integration
 
@@ -23,8 +24,7 @@ async def test_all_ready_is_200(gateway, client):
     assert r.status_code == 200
     services = r.json()["services"]
     assert r.json()["status"] == "ready"
-    assert set(services) == {"api-gateway", "kintell-connector", "unified-profile", "buddy-service", "upskilling-connector",
-                             "q2q-ai", "safety-moderation"}
+    assert set(services) == {"api-gateway", *ROUTED}
     assert all(v == {"status": "ready"} for v in services.values())
 
 
@@ -42,7 +42,8 @@ async def test_one_upstream_down_makes_the_aggregate_503(make_gateway, echoes):
         statuses = {name: v["status"] for name, v in r.json()["services"].items()}
         assert statuses == {
             "api-gateway": "ready", "kintell-connector": "ready", "unified-profile": "ready", "upskilling-connector": "ready",
-            "safety-moderation": "not_ready", "q2q-ai": "unreachable", "buddy-service": "unconfigured", "schema-viz": "ready"}
+            "safety-moderation": "not_ready", "q2q-ai": "unreachable", "buddy-service": "unconfigured", "schema-viz": "ready",
+            "impact-calculator": "ready", "reporting": "ready", "impact-in": "ready", "privacy-orchestrator": "ready"}
         one = await client.get("/health/q2q-ai")
         assert one.status_code == 503 and one.json() == {"service": "q2q-ai", "status": "unreachable"}
         fine = await client.get("/health/kintell-connector")
