@@ -6,7 +6,7 @@ Emits: impact.metrics.updated.v1.
 
 from pathlib import Path
 
-from services.impact_calculator import api, calculator, handlers
+from services.impact_calculator import api, calculator, handlers, privacy
 from summit_common import Service
 
 service = Service(
@@ -17,4 +17,5 @@ service = Service(
     migrations=Path(__file__).parent / "migrations",
     emits=(calculator.METRICS_UPDATED,),
     batch_order=handlers.lock_order,
+    personal_data=privacy.PERSONAL_DATA,
 )

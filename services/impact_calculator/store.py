@@ -168,3 +168,34 @@ async def evidence_ids(conn: asyncpg.Connection, *, company: str, period: str) -
 
 async def count_facts(conn: asyncpg.Connection, *, company: str) -> int:
     return await conn.fetchval("SELECT count(*) FROM facts WHERE company_id = $1", company)
+
+
+# --- personal data (DSAR) ------------------------------------------------------------------
+
+
+async def facts_of_people(conn: asyncpg.Connection, *, company: str, refs: list[str]) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT fact_key, kind, occurred_at, label, value, participant, volunteer, session_id, event_id"
+        " FROM facts WHERE company_id = $1 AND (participant = ANY($2::text[]) OR volunteer = ANY($2::text[]))"
+        " ORDER BY occurred_at, fact_key", company, refs)
+
+
+async def pseudonymise_people(conn: asyncpg.Connection, *, company: str, aliases: dict[str, str]) -> int:
+    """Replace each ref by its alias in facts and in stored VIS detail; returns the facts changed.
+    The figures stay as they were: every fact still counts, each volunteer stays one volunteer."""
+    refs, alias_of = list(aliases), list(aliases.values())
+    status = await conn.execute(
+        "WITH a AS (SELECT * FROM unnest($2::text[], $3::text[]) AS a(ref, alias))"
+        " UPDATE facts f SET participant = COALESCE((SELECT alias FROM a WHERE ref = f.participant), f.participant),"
+        " volunteer = COALESCE((SELECT alias FROM a WHERE ref = f.volunteer), f.volunteer)"
+        " WHERE f.company_id = $1 AND (f.participant = ANY($2::text[]) OR f.volunteer = ANY($2::text[]))",
+        company, refs, alias_of)
+    rows = await conn.fetch("SELECT period, detail FROM metrics WHERE company_id = $1 FOR UPDATE", company)
+    for row in rows:
+        detail = json.loads(row["detail"]) if isinstance(row["detail"], str) else row["detail"]
+        volunteers = detail.get("vis_volunteers") or []
+        if any(v.get("volunteer") in aliases for v in volunteers):
+            detail["vis_volunteers"] = [v | {"volunteer": aliases.get(v.get("volunteer"), v.get("volunteer"))} for v in volunteers]
+            await conn.execute("UPDATE metrics SET detail = $3 WHERE company_id = $1 AND period = $2",
+                               company, row["period"], json.dumps(detail))
+    return int(status.split()[-1])
