@@ -32,7 +32,9 @@ def fact_of(event_type: str, d: Any) -> dict[str, Any] | None:
         return {"fact_key": f"milestone:{d.profile_id}:{d.milestone}", "kind": domain.MILESTONE,
                 "occurred_at": d.reached_at, "label": d.milestone, "participant": f"profile:{d.profile_id}"}
     if event_type == "q2q.outcome.scored.v1":
-        return {"fact_key": f"score:{d.score_id}", "kind": domain.SCORE, "occurred_at": d.scored_at,
+        # An outcome counts towards the period its text was written in (an import of last
+        # year's feedback scored today is last year's outcome).
+        return {"fact_key": f"score:{d.score_id}", "kind": domain.SCORE, "occurred_at": d.observed_at or d.scored_at,
                 "label": d.dimension, "value": d.value, "participant": _ref(d.participant),
                 "evidence_ids": list(d.evidence_ids)}
     if event_type == "kintell.session.completed.v1":

@@ -134,6 +134,7 @@ class Handlers:
                 "source_id": row.content_id,
                 "model_version": provider.model_version,
                 "scored_at": scored_at.isoformat(),
+                "observed_at": row.observed_at.isoformat(),
             }, subject=score.score_id, tenant=row.tenant)
         participant = {"system": row.participant_system, "id": row.participant_id}
         for snippet in cited:

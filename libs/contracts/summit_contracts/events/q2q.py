@@ -26,6 +26,8 @@ class OutcomeScored(EventData):
     source_id: NonEmpty = Field(description="id of the record that holds the text")
     model_version: NonEmpty
     scored_at: datetime
+    observed_at: datetime | None = Field(
+        default=None, description="when the scored text was written: the period the outcome counts towards (scored_at when absent)")
 
 
 @event_type("q2q.evidence.recorded.v1", owner=OWNER)
