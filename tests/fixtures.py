@@ -7,10 +7,7 @@ see each other's streams, consumers or tables.
 
 from __future__ import annotations
 
-import os
-import tempfile
 import uuid
-from pathlib import Path
 
 import pytest
 
@@ -21,24 +18,10 @@ DEV_SECRET = "test-secret-do-not-use-in-production-0123456789"
 
 @pytest.fixture(scope="session")
 def infra():
-    nats_url = os.environ.get("NATS_URL")
-    database_url = os.environ.get("DATABASE_URL")
-    started = []
-    if not nats_url or not database_url:
-        from summit_common.embedded import EmbeddedNats, EmbeddedPostgres
+    from summit_common.embedded import nats_and_postgres
 
-        root = Path(tempfile.mkdtemp(prefix="summit-test-"))
-        if not nats_url:
-            nats = EmbeddedNats(root / "nats").start()
-            started.append(nats)
-            nats_url = nats.url
-        if not database_url:
-            pg = EmbeddedPostgres(root / "pg").start()
-            started.append(pg)
-            database_url = pg.url
-    yield {"nats_url": nats_url, "database_url": database_url}
-    for server in reversed(started):
-        server.stop()
+    with nats_and_postgres() as servers:
+        yield {"nats_url": servers.nats_url, "database_url": servers.database_url}
 
 
 @pytest.fixture

@@ -199,22 +199,18 @@ def _stop(procs: list[subprocess.Popen]) -> None:
 
 
 async def run(*, requests: int, rate: float, redis_url: str, log_level: str) -> dict:
+    from summit_common.embedded import nats_and_postgres
+
+    root = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
+    with nats_and_postgres(root) as servers:
+        return await _measure(servers, root, requests=requests, rate=rate, redis_url=redis_url, log_level=log_level)
+
+
+async def _measure(servers, root: Path, *, requests: int, rate: float, redis_url: str, log_level: str) -> dict:
     from summit_common.auth import mint_token
     from summit_common.embedded import free_port
 
-    root = Path(tempfile.mkdtemp(prefix="gateway-bench-"))
-    embedded = []
-    nats_url, database_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
-    if not nats_url:
-        from summit_common.embedded import EmbeddedNats
-
-        embedded.append(EmbeddedNats(root / "nats").start())
-        nats_url = embedded[-1].url
-    if not database_url:
-        from summit_common.embedded import EmbeddedPostgres
-
-        embedded.append(EmbeddedPostgres(root / "pg").start())
-        database_url = embedded[-1].url
+    nats_url, database_url = servers.nats_url, servers.database_url
     tag = uuid.uuid4().hex[:6]
     schema = f"api_gateway_b{tag}"
     up_port, gw_port = free_port(), free_port()
@@ -242,12 +238,10 @@ async def run(*, requests: int, rate: float, redis_url: str, log_level: str) -> 
         lat = await _load(gw_port, up_port, token, requests=requests, rate=rate)
     finally:
         _stop(procs)
-        if not embedded:  # an external database keeps nothing of the run
+        if not servers.embedded:  # an external database keeps nothing of the run
             with_conn = await asyncpg.connect(database_url)
             await with_conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
             await with_conn.close()
-        for server in reversed(embedded):
-            server.stop()
     result = {
         "direct_p50_ms": round(_pct(lat["direct"], 0.50), 3), "direct_p99_ms": round(_pct(lat["direct"], 0.99), 3),
         "gateway_p50_ms": round(_pct(lat["gateway"], 0.50), 3), "gateway_p99_ms": round(_pct(lat["gateway"], 0.99), 3),

@@ -16,14 +16,11 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-import os
 import socket
 import statistics
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import httpx
 import nats
@@ -33,6 +30,7 @@ from services.reporting import domain, store
 from services.reporting.config import ReportingSettings
 from services.reporting.service import service
 from summit_common.auth import mint_token
+from summit_common.embedded import nats_and_postgres
 from summit_common.runtime import ServiceRuntime
 from summit_common.settings import Settings
 from summit_contracts import new_event
@@ -172,19 +170,11 @@ async def bench_fanout(runtime: ServiceRuntime, nats_url: str, token: str) -> di
 
 
 async def main() -> dict:
-    embedded = []
-    nats_url, database_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
-    root = Path(tempfile.mkdtemp(prefix="reporting-bench-"))
-    if not nats_url:
-        from summit_common.embedded import EmbeddedNats
+    with nats_and_postgres() as servers:
+        return await _run(servers.nats_url, servers.database_url)
 
-        embedded.append(EmbeddedNats(root / "nats").start())
-        nats_url = embedded[-1].url
-    if not database_url:
-        from summit_common.embedded import EmbeddedPostgres
 
-        embedded.append(EmbeddedPostgres(root / "pg").start())
-        database_url = embedded[-1].url
+async def _run(nats_url: str, database_url: str) -> dict:
     tag = uuid.uuid4().hex[:6]
     settings = Settings(NATS_URL=nats_url, DATABASE_URL=database_url, subject_prefix=f"b{tag}.", schema_suffix=f"_b{tag}",
                         jwt_secret="bench-secret-0123456789abcdef0123456789", log_level="WARNING")
@@ -210,8 +200,6 @@ async def main() -> dict:
         async with runtime.pool.acquire() as conn:
             await conn.execute(f'DROP SCHEMA IF EXISTS "{runtime.schema}" CASCADE')
         await runtime.stop()
-        for server in reversed(embedded):
-            server.stop()
 
 
 if __name__ == "__main__":

