@@ -161,7 +161,7 @@ async def get_bundle(job_id: str, caller: Officer, request: Request) -> Response
         if state == "not_ready":
             raise Problem(409, "export not ready", f"export {job_id} is {row['status']}; the bundle exists once it is complete")
         blob = await store.bundle_blob(uow.conn, job_id)
-        bundle = crypto.decrypt_bundle(config.current().kek, job_id, blob, row["bundle_key_enc"])
+        bundle = crypto.decrypt_bundle(config.current().keyring, job_id, blob, row["bundle_key_enc"])
         if crypto.sha256_hex(bundle) != row["bundle_sha256"]:
             raise Problem(500, "bundle corrupted", "the stored bundle does not match its checksum")
         await store.audit(uow.conn, tenant=row["tenant_id"], kind=EXPORT, request_id=job_id, step="bundle_downloaded",

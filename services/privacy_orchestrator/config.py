@@ -4,6 +4,7 @@ PRIVACY_HOLDERS                 comma-separated service names that must answer (
                                 discovered service that declares personal data, except this one)
 PRIVACY_MASTER_KEY              base64 of 32 bytes: the key-encryption key (KEK) that wraps job keys,
                                 bundle keys and stored subjects. The default is a DEV-ONLY key.
+PRIVACY_PREVIOUS_MASTER_KEYS    comma-separated base64 keys that still unwrap older blobs (rotation)
 PRIVACY_EXPORT_TTL_DAYS         how long a finished export bundle can be downloaded (30)
 PRIVACY_DELETION_WINDOW_DAYS    default cancellation window of a deletion (30; 0 allowed)
 PRIVACY_MAX_ATTEMPTS            requests per holder before it is marked failed (5)
@@ -24,6 +25,8 @@ from datetime import UTC, datetime
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from services.privacy_orchestrator.crypto import Keyring
+
 SERVICE_NAME = "privacy-orchestrator"
 # A key anyone can read in this file: for a laptop or a test only.
 DEV_MASTER_KEY = base64.b64encode(b"summit-dev-only-privacy-kek-0000").decode()
@@ -34,6 +37,7 @@ class PrivacySettings(BaseSettings):
 
     holders: str = ""
     master_key: str = DEV_MASTER_KEY
+    previous_master_keys: str = ""
     export_ttl_days: int = Field(default=30, ge=1, le=365)
     deletion_window_days: int = Field(default=30, ge=0, le=90)
     max_attempts: int = Field(default=5, ge=1, le=50)
@@ -41,20 +45,22 @@ class PrivacySettings(BaseSettings):
     retry_max_seconds: float = Field(default=6 * 3600.0, gt=0)
     tick_seconds: float = Field(default=30.0, gt=0)
 
-    @field_validator("master_key")
+    @field_validator("master_key", "previous_master_keys")
     @classmethod
-    def _is_32_bytes(cls, value: str) -> str:
-        try:
-            raw = base64.b64decode(value, validate=True)
-        except ValueError:
-            raise ValueError("PRIVACY_MASTER_KEY must be base64") from None
-        if len(raw) != 32:
-            raise ValueError("PRIVACY_MASTER_KEY must decode to 32 bytes")
+    def _are_32_bytes(cls, value: str) -> str:
+        for key in filter(None, (k.strip() for k in value.split(","))):
+            try:
+                raw = base64.b64decode(key, validate=True)
+            except ValueError:
+                raise ValueError("master keys must be base64") from None
+            if len(raw) != 32:
+                raise ValueError("master keys must decode to 32 bytes")
         return value
 
     @property
-    def kek(self) -> bytes:
-        return base64.b64decode(self.master_key)
+    def keyring(self) -> Keyring:
+        previous = [base64.b64decode(k.strip()) for k in self.previous_master_keys.split(",") if k.strip()]
+        return Keyring(base64.b64decode(self.master_key), previous)
 
     @property
     def uses_dev_key(self) -> bool:

@@ -29,7 +29,7 @@ def _subject_json(subject: DataSubject) -> bytes:
 
 
 def subject_of(request: dict) -> DataSubject:
-    raw = crypto.open_subject(config.current().kek, request["request_id"], request["subject_enc"])
+    raw = crypto.open_subject(config.current().keyring, request["request_id"], request["subject_enc"])
     return DataSubject.model_validate_json(raw)
 
 
@@ -60,9 +60,9 @@ async def create_export(uow: UnitOfWork, *, tenant: str, actor: str, subject: Da
     private, public = new_keypair()
     request = {"request_id": job_id, "kind": EXPORT, "tenant_id": tenant, "requested_by": actor,
                "status": domain.COLLECTING, "holders": holders,
-               "subject_enc": crypto.seal_subject(settings.kek, job_id, _subject_json(subject)),
+               "subject_enc": crypto.seal_subject(settings.keyring, job_id, _subject_json(subject)),
                "created_at": now, "fanned_out_at": now, "public_key": public,
-               "private_key_enc": crypto.wrap_job_key(settings.kek, job_id, private)}
+               "private_key_enc": crypto.wrap_job_key(settings.keyring, job_id, private)}
     await store.insert_request(uow.conn, **request)
     await store.insert_holders(uow.conn, job_id, holders, now)
     await _audit(uow, request, "requested", now, actor)
@@ -81,7 +81,7 @@ async def _finish_export(uow: UnitOfWork, request: dict, now: datetime) -> None:
     marks its holder failed, so the tick asks it again."""
     settings = config.current()
     job_id = request["request_id"]
-    private = crypto.unwrap_job_key(settings.kek, job_id, request["private_key_enc"])
+    private = crypto.unwrap_job_key(settings.keyring, job_id, request["private_key_enc"])
     records: dict[str, Any] = {}
     for service, box in (await store.sealed_answers(uow.conn, job_id)).items():
         try:
@@ -99,9 +99,9 @@ async def _finish_export(uow: UnitOfWork, request: dict, now: datetime) -> None:
             status = domain.request_status(EXPORT, await store.holders_of(uow.conn, job_id))
             await store.update_request(uow.conn, job_id, status=status)
             return
-    subject = json.loads(crypto.open_subject(settings.kek, job_id, request["subject_enc"]))
+    subject = json.loads(crypto.open_subject(settings.keyring, job_id, request["subject_enc"]))
     bundle = domain.build_bundle(job_id, subject, now, records)
-    ciphertext, wrapped_key, digest = crypto.encrypt_bundle(settings.kek, job_id, bundle)
+    ciphertext, wrapped_key, digest = crypto.encrypt_bundle(settings.keyring, job_id, bundle)
     await store.update_request(
         uow.conn, job_id, status=domain.COMPLETE, completed_at=now, bundle_enc=ciphertext, bundle_key_enc=wrapped_key,
         bundle_sha256=digest, bundle_bytes=len(bundle), private_key_enc=None,
@@ -156,7 +156,7 @@ async def create_deletion(uow: UnitOfWork, *, tenant: str, actor: str, subject: 
     request_id = new_id()
     request = {"request_id": request_id, "kind": DELETION, "tenant_id": tenant, "requested_by": actor,
                "status": domain.SCHEDULED, "holders": list(config.expected_holders()),
-               "subject_enc": crypto.seal_subject(settings.kek, request_id, _subject_json(subject)),
+               "subject_enc": crypto.seal_subject(settings.keyring, request_id, _subject_json(subject)),
                "created_at": now, "window_days": window_days, "execute_after": domain.execute_after(now, window_days)}
     await store.insert_request(uow.conn, **request)
     await _audit(uow, request, "requested", now, actor)

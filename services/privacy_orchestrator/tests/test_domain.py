@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 
@@ -99,7 +100,7 @@ def test_bundle_holds_every_service_and_the_subject():
 
 @given(st.binary(max_size=2048), st.text(min_size=1, max_size=40))
 def test_bundle_encryption_round_trips_and_is_bound_to_its_job(bundle, job_id):
-    kek = config.PrivacySettings().kek
+    kek = config.PrivacySettings().keyring
     ciphertext, wrapped, digest = crypto.encrypt_bundle(kek, job_id, bundle)
     assert crypto.decrypt_bundle(kek, job_id, ciphertext, wrapped) == bundle
     assert digest == crypto.sha256_hex(bundle)
@@ -108,14 +109,28 @@ def test_bundle_encryption_round_trips_and_is_bound_to_its_job(bundle, job_id):
 
 
 def test_wrapped_keys_need_the_right_kek_and_context():
-    kek, other = bytes(32), bytes([1]) * 32
+    kek, other = crypto.Keyring(bytes(32)), crypto.Keyring(bytes([1]) * 32, previous=[bytes([2]) * 32])
     blob = crypto.wrap_job_key(kek, "j1", b"private")
     assert crypto.unwrap_job_key(kek, "j1", blob) == b"private"
-    with pytest.raises(InvalidTag):
+    with pytest.raises(crypto.UnknownKeyError):
         crypto.unwrap_job_key(other, "j1", blob)
     with pytest.raises(InvalidTag):
         crypto.open_subject(kek, "j1", blob)  # a job key is not a subject
     assert b"private" not in blob
+
+
+def test_a_rotated_master_key_still_opens_what_the_previous_one_wrapped():
+    old, new = bytes([3]) * 32, bytes([4]) * 32
+    blob = crypto.seal_subject(crypto.Keyring(old), "r1", b'{"refs": []}')
+    rotated = crypto.Keyring(new, previous=[old])
+    assert crypto.open_subject(rotated, "r1", blob) == b'{"refs": []}'
+    fresh = crypto.seal_subject(rotated, "r1", b"x")
+    assert fresh[:crypto.KEY_ID_BYTES] == crypto.key_id(new)  # new blobs use the new key
+    with pytest.raises(crypto.UnknownKeyError):
+        crypto.open_subject(crypto.Keyring(new), "r1", blob)  # the old key removed too early: a clear error
+    settings = config.PrivacySettings(master_key=base64.b64encode(new).decode(),
+                                      previous_master_keys=base64.b64encode(old).decode())
+    assert crypto.open_subject(settings.keyring, "r1", blob) == b'{"refs": []}'
 
 
 def test_settings_reject_a_master_key_that_is_not_32_bytes():
