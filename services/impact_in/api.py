@@ -30,6 +30,7 @@ from summit_common.auth import Principal, current_principal, require_role
 from summit_common.logs import get_logger
 from summit_common.pagination import clamp_limit, decode_time_cursor, encode_cursor
 from summit_common.problems import Problem
+from summit_contracts.ids import new_id
 
 router = APIRouter(prefix="/v1", tags=["impact-in"])
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -121,6 +122,29 @@ async def put_connection(platform: str, caller: Admin, request: Request, body: A
         ctx.tokens.pop(key, None)  # new credentials: no token of the old ones is reused
     log.info("connection_saved", tenant=caller.tenant, platform=platform, actor=caller.sub)
     return _connection_view(row, secrets)
+
+
+@router.post("/connections/{platform}/backfill", status_code=202)
+async def backfill(platform: str, caller: Admin, request: Request) -> dict:
+    """Queue the latest figures of every period for a newly connected platform (figures
+    computed before the connection existed are otherwise sent only at their next recompute).
+    The idempotency keys are the ones the event handler uses, so nothing is queued twice."""
+    _platform(platform)
+    runtime = request.app.state.runtime
+    now = context.of(runtime).clock()
+    async with runtime.unit_of_work(tenant=caller.tenant, correlationid=request.state.correlation_id) as uow:
+        connection = await store.get_connection(uow.conn, tenant=caller.tenant, platform=platform)
+        if connection is None or not connection["enabled"]:
+            raise Problem(409, "not connected", f"{platform} has no enabled connection for this company")
+        queued = 0
+        for latest in await store.all_latest_metrics(uow.conn, tenant=caller.tenant):
+            key = retry.idempotency_key(caller.tenant, platform, latest["metric_id"], latest["computed_at"])
+            queued += await store.insert_delivery(
+                uow.conn, delivery_id=new_id(), tenant=caller.tenant, platform=platform, payload_type=mappers.PAYLOAD_TYPE,
+                key=key, period=latest["period"], metric_id=latest["metric_id"], event_id="backfill",
+                metrics=latest["metrics"], now=now, due=now)
+    log.info("backfill_queued", tenant=caller.tenant, platform=platform, queued=queued, actor=caller.sub)
+    return {"platform": platform, "queued": queued}
 
 
 @router.get("/connections")

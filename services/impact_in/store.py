@@ -73,6 +73,13 @@ async def latest_metrics(conn, *, tenant: str, period: str) -> dict[str, Any] | 
     return json.loads(value) if isinstance(value, str) else value
 
 
+async def all_latest_metrics(conn, *, tenant: str) -> list[dict[str, Any]]:
+    rows = await conn.fetch("SELECT period, metric_id, computed_at, metrics FROM latest_metrics WHERE tenant_id = $1"
+                            " ORDER BY computed_at", tenant)
+    return [{**dict(r), "metrics": json.loads(r["metrics"]) if isinstance(r["metrics"], str) else r["metrics"]}
+            for r in rows]
+
+
 # -- deliveries ----------------------------------------------------------------------------
 
 async def insert_delivery(conn, *, delivery_id: str, tenant: str, platform: str, payload_type: str, key: str,

@@ -433,3 +433,24 @@ async def test_the_worker_loop_delivers_on_its_own(start_service, bus, settings,
             return items if items and items[0]["status"] == "delivered" else None
         [item] = await eventually(delivered, timeout=30)
     assert len(benevity.deliveries) == 1 and benevity.requests[0]["key"] == item["idempotency_key"]
+
+
+async def test_backfill_sends_figures_computed_before_the_connection_once(runtime, bus, client, settings, benevity):
+    await publish(bus, runtime, metrics_event(period="2026-Q1", metric_id="m-1"))
+    await publish(bus, runtime, metrics_event(period="2026-Q2", metric_id="m-2", minute=5))
+
+    async def kept():
+        async with runtime.pool.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM latest_metrics") == 2
+    await eventually(kept)
+    assert (await client.post("/v1/connections/benevity/backfill", headers=auth(settings))).status_code == 409
+    await connect(client, settings, "benevity", benevity_body(benevity))
+    r = await client.post("/v1/connections/benevity/backfill", headers=auth(settings))
+    assert r.status_code == 202 and r.json() == {"platform": "benevity", "queued": 2}
+    again = await client.post("/v1/connections/benevity/backfill", headers=auth(settings))
+    assert again.json()["queued"] == 0  # the same idempotency keys: nothing queued twice
+    assert (await deliver_due(runtime))["delivered"] == 2
+    assert sorted(d["source"]["metricId"] for d in benevity.deliveries) == ["m-1", "m-2"]
+    other = await client.post("/v1/connections/benevity/backfill", headers=auth(settings, "globex"))
+    assert other.status_code == 409  # another company's connections are not this one's
+    assert (await client.post("/v1/connections/benevity/backfill")).status_code == 401
