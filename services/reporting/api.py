@@ -265,10 +265,15 @@ EXPORT_TYPES = {"pdf": "application/pdf",
 async def _export(report_id: str, fmt: str, request: Request, caller: Principal) -> Response:
     async with _runtime(request).pool.acquire() as conn:
         row = await _report(request, caller, conn, report_id)
-        data = await reports.export(conn, row, fmt)
-    return Response(data, media_type=EXPORT_TYPES[fmt], headers={
+        export = await reports.export(conn, row, fmt)
+    # Weak: the same inputs render the same document, though not byte for byte (files embed
+    # their creation time). A match skips the rendering altogether.
+    tag = f'W/"{export.fingerprint}"'
+    if tag.removeprefix("W/") in {t.strip().removeprefix("W/") for t in request.headers.get("if-none-match", "").split(",")}:
+        return Response(status_code=304, headers={"ETag": tag})
+    return Response(await export.render(), media_type=EXPORT_TYPES[fmt], headers={
         "Content-Disposition": f'attachment; filename="report-{row["period"]}-{report_id}.{fmt}"',
-        "X-Evidence-Hash": row["evidence_hash"]})
+        "X-Evidence-Hash": row["evidence_hash"], "ETag": tag, "Cache-Control": "private, no-cache"})
 
 
 @router.get("/gen-reports/{report_id}/export.pdf", response_class=Response)

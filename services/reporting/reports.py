@@ -134,8 +134,27 @@ def _render(fmt: str, report: dict[str, Any], theme: dict[str, Any]) -> bytes:
     return render_pdf.render(report, theme, pictures) if fmt == "pdf" else render_pptx.render(report, theme, pictures)
 
 
-async def export(conn: asyncpg.Connection, row, fmt: str) -> bytes:
-    report = await view(conn, row)
-    theme = await theme_of(conn, row["tenant_id"])
-    # CPU-bound rendering off the event loop.
-    return await asyncio.to_thread(_render, fmt, report, theme)
+# Bump when the rendered files change for the same inputs (layout, charts): it is part of the ETag.
+RENDERER_VERSION = "1"
+
+
+class Export:
+    """What an export is rendered from; its fingerprint names the file before rendering it."""
+
+    def __init__(self, fmt: str, report: dict[str, Any], theme: dict[str, Any]) -> None:
+        self.fmt, self.report, self.theme = fmt, report, theme
+
+    @property
+    def fingerprint(self) -> str:
+        logo = self.theme.get("logo_png")
+        inputs = {"fmt": self.fmt, "renderer": RENDERER_VERSION, "report": self.report,
+                  "theme": {**self.theme, "logo_png": hashlib.sha256(logo).hexdigest() if logo else None}}
+        return hashlib.sha256(json.dumps(inputs, sort_keys=True, default=str).encode()).hexdigest()
+
+    async def render(self) -> bytes:
+        # CPU-bound rendering off the event loop.
+        return await asyncio.to_thread(_render, self.fmt, self.report, self.theme)
+
+
+async def export(conn: asyncpg.Connection, row, fmt: str) -> Export:
+    return Export(fmt, await view(conn, row), await theme_of(conn, row["tenant_id"]))

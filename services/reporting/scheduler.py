@@ -79,7 +79,8 @@ async def _execute(runtime, cfg: ReportingSettings, run, now: datetime) -> bool:
                                        error=None, next_attempt_at=now + LEASE, report_id=report_id, at=now)
         async with runtime.pool.acquire() as conn:
             row = await store.get_report(conn, report_id)
-            pdf = await reports.export(conn, row, "pdf")
+            export = await reports.export(conn, row, "pdf")
+        pdf = await export.render()
         await send_mail(cfg, list(run["recipients"]), f"{run['template'].replace('_', ' ').title()} report {run['period']}",
                         f"Attached: the {run['template']} report for {run['period']} (report {report_id}).", pdf,
                         f"report-{run['period']}.pdf")

@@ -77,6 +77,10 @@ async def test_generate_view_approve_and_export(runtime, bus, client, settings, 
     text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages)
     assert "Executive summary" in text and "Participant voice" in text and cited[0] in text
     assert report["evidence_hash"] in text and "DRAFT" in text
+    # The export's ETag names its inputs: a client that has this file is not sent it again.
+    assert pdf.headers["etag"].startswith('W/"')
+    cached = await client.get(f"/v1/gen-reports/{rid}/export.pdf", headers=auth(settings) | {"If-None-Match": pdf.headers["etag"]})
+    assert cached.status_code == 304 and not cached.content
     deck = Presentation(io.BytesIO((await client.get(f"/v1/gen-reports/{rid}/export.pptx", headers=auth(settings))).content))
     slides = [" ".join(s.text_frame.text for s in slide.shapes if s.has_text_frame) for slide in deck.slides]
     assert any("Outcomes by dimension" in t for t in slides) and all("DRAFT" in t for t in slides)
@@ -88,8 +92,9 @@ async def test_generate_view_approve_and_export(runtime, bus, client, settings, 
     ok = await client.post(f"/v1/gen-reports/{rid}/approve", headers=auth(settings, roles=ADMIN, sub="boss"))
     assert ok.status_code == 200 and ok.json()["status"] == "approved" and ok.json()["approved_by"] == "boss"
     assert (await client.post(f"/v1/gen-reports/{rid}/approve", headers=auth(settings, roles=ADMIN))).status_code == 409
-    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(
-        (await client.get(f"/v1/gen-reports/{rid}/export.pdf", headers=auth(settings))).content)).pages)
+    approved = await client.get(f"/v1/gen-reports/{rid}/export.pdf", headers=auth(settings) | {"If-None-Match": pdf.headers["etag"]})
+    assert approved.status_code == 200 and approved.headers["etag"] != pdf.headers["etag"]  # approval changed the file
+    text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(approved.content)).pages)
     assert "APPROVED" in text and "DRAFT" not in text
 
     # tenant isolation on every report route
