@@ -74,8 +74,11 @@ async def ensure_stream(
     try:
         await js.add_stream(config)
     except BadRequestError as exc:
-        # 10058: exists with a different config -> update in place.
-        if exc.err_code != 10058:
+        # 10058: exists with a different config -> update in place. 10065 (subjects overlap):
+        # another replica is creating this very stream right now -> it exists once that is done.
+        if exc.err_code == 10065:
+            await js.stream_info(config.name)  # NotFoundError: a different stream owns the subjects
+        elif exc.err_code != 10058:
             raise
         await js.update_stream(config)
 

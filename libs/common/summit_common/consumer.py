@@ -26,7 +26,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import trace
 
-from summit_common import dlq, outbox
+from summit_common import dlq, outbox, tracing
 from summit_common.bus import Naming
 from summit_common.logs import get_logger
 from summit_common.metrics import Metrics
@@ -113,7 +113,9 @@ def decode(raw: bytes, subject: str, naming: Naming, handlers: Mapping[str, Hand
     return Incoming(envelope=envelope, data=data)
 
 
-def _trace_id(span) -> str | None:
+def _trace_id(span, envelope: CloudEvent) -> str | None:
+    if span is None:  # tracing off: the trace the event belongs to, from its traceparent
+        return envelope.traceparent[3:35] if envelope.traceparent else None
     context = span.get_span_context()
     return format(context.trace_id, "032x") if context.is_valid else None
 
@@ -289,21 +291,17 @@ class Consumer:
         envelope = item.incoming.envelope
         uow = UnitOfWork(conn=conn, source=self.service, cause=envelope, deferred=deferred,
                          precommit=precommit, committed_hooks=hooks)
-        with (
-            tracer.start_as_current_span(
-                self._span_name, context=span_context_of(envelope), kind=trace.SpanKind.CONSUMER
-            ) as span,
-            structlog.contextvars.bound_contextvars(
-                event_id=envelope.id,
-                event_type=envelope.type,
-                tenant=envelope.tenantid,
-                correlation_id=envelope.correlationid,
-                trace_id=_trace_id(span),
-            ),
-        ):
-            if span.is_recording():
+        span_scope = (tracer.start_as_current_span(self._span_name, context=span_context_of(envelope),
+                                                   kind=trace.SpanKind.CONSUMER)
+                      if tracing.active() else contextlib.nullcontext())
+        with span_scope as span:
+            if span is not None and span.is_recording():
                 span.set_attribute("messaging.message.id", envelope.id)
-            await self._handler(item.incoming, uow)
+            with structlog.contextvars.bound_contextvars(
+                event_id=envelope.id, event_type=envelope.type, tenant=envelope.tenantid,
+                correlation_id=envelope.correlationid, trace_id=_trace_id(span, envelope),
+            ):
+                await self._handler(item.incoming, uow)
         return uow.pending
 
     async def _on_failure(self, item: _Item, exc: Exception) -> None:
