@@ -243,3 +243,11 @@ async def test_migrations_apply_once_under_concurrency(settings):
     assert [v["version"] for v in versions] == ["chassis:0000", "probe:0001"]
     for r in runtimes:
         await r.stop()
+
+
+async def test_domain_streams_forget_events_after_their_max_age(settings, bus):
+    runtime = ServiceRuntime(make_service(), settings.model_copy(update={"stream_max_age_days": 7}))
+    await runtime.start(consume=False, relay=False)
+    info = await bus.stream_info(runtime.naming.stream("probe"))
+    assert info.config.max_age == 7 * 86400
+    await runtime.stop()

@@ -83,9 +83,11 @@ async def ensure_stream(
         await js.update_stream(config)
 
 
-async def ensure_streams(js: JetStreamContext, naming: Naming, domains, *, replicas: int, duplicate_window: float) -> None:
+async def ensure_streams(js: JetStreamContext, naming: Naming, domains, *, replicas: int, duplicate_window: float,
+                         max_age_days: float = 0) -> None:
+    max_age = max_age_days * 86400 or None
     for domain in sorted(set(domains)):
-        await ensure_stream(js, naming, domain, replicas=replicas, duplicate_window=duplicate_window)
+        await ensure_stream(js, naming, domain, replicas=replicas, duplicate_window=duplicate_window, max_age_seconds=max_age)
     await ensure_stream(
         js, naming, DLQ_DOMAIN, replicas=replicas, duplicate_window=duplicate_window, max_age_seconds=30 * 86400
     )

@@ -68,7 +68,8 @@ class ServiceRuntime:
         self._migrated = True
         self.nc = await connect(s.nats_url, name=self.service.name)
         self.js = self.nc.jetstream()
-        await ensure_streams(self.js, self.naming, REGISTRY.domains(), replicas=s.stream_replicas, duplicate_window=s.dedupe_window_seconds)
+        await ensure_streams(self.js, self.naming, REGISTRY.domains(), replicas=s.stream_replicas,
+                             duplicate_window=s.dedupe_window_seconds, max_age_days=s.stream_max_age_days)
         if relay:
             self.relay = outbox.Relay(
                 pool=self.pool, js=self.js, channel=self.outbox_channel, metrics=self.metrics,

@@ -30,6 +30,9 @@ class Settings(BaseSettings):
 
     stream_replicas: int = 1
     dedupe_window_seconds: float = 120.0
+    # Events (and the personal data in them) leave the bus after this long; consumers have
+    # their own copies. 0 keeps them forever. A DSAR erasure cannot reach into the streams.
+    stream_max_age_days: float = Field(default=30.0, ge=0)
 
     batch_size: int = 500
     fetch_timeout_seconds: float = 1.0
