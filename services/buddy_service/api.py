@@ -20,7 +20,7 @@ from fastapi import APIRouter, Depends, Query, Request, Response
 from starlette.datastructures import UploadFile
 
 from services.buddy_service import domain, ingest, store
-from summit_common import tenancy
+from summit_common import imports, tenancy
 from summit_common.auth import Principal, current_principal, require_role
 from summit_common.logs import get_logger
 from summit_common.pagination import as_utc, clamp_limit, decode_time_cursor, encode_cursor
@@ -34,7 +34,6 @@ Writer = Annotated[Principal, Depends(require_role("company_user", "admin"))]
 Kind = Literal["matches", "events", "checkins", "feedback"]
 Timezone = Annotated[str, Query(description="IANA zone for date-times without an offset (default UTC)")]
 
-CSV_MEDIA_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}
 
 _CSV_BODY = {
     "requestBody": {
@@ -146,7 +145,7 @@ async def import_csv(kind: Kind, request: Request, response: Response, caller: W
             if upload is None:
                 raise Problem(422, "file missing", "send the CSV as the multipart form field 'file'")
             body, filename = await _upload_bytes(upload)
-    elif media and media not in CSV_MEDIA_TYPES:
+    elif media and media not in imports.CSV_MEDIA_TYPES:
         raise Problem(415, "unsupported media type", f"send the CSV as text/csv or multipart/form-data, not {media}")
     else:
         body, filename = await request.body(), None
@@ -241,17 +240,7 @@ for _kind in domain.KINDS:
 
 @router.get("/imports/{import_id}")
 async def get_import(import_id: str, request: Request, caller: Caller) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as conn:
-        report = await store.get_import(conn, tenant=caller.tenant, import_id=import_id)
-        if report is None:
-            owner = await store.import_owner(conn, import_id=import_id)
-            raise await tenancy.not_found(runtime.pool, caller, f"import {import_id}", owner_tenant=owner)
-    return report
-
-
-
-
+    return await imports.get_import_report(request, caller, import_id, columns=store.IMPORT_REPORT_COLUMNS)
 
 
 @router.get("/matches")

@@ -9,18 +9,18 @@ and the buddy.* event payloads.
 
 from __future__ import annotations
 
-import csv
 import dataclasses
 import hashlib
-import io
 import re
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from zoneinfo import ZoneInfo
+
+from summit_common import imports
+from summit_common.imports import FieldError, ImportRejected  # FieldError messages never echo free text
 
 MATCHES, EVENTS, CHECKINS, FEEDBACK = "matches", "events", "checkins", "feedback"
 KINDS = (MATCHES, EVENTS, CHECKINS, FEEDBACK)  # also the order a multi-kind import applies them in
@@ -32,7 +32,7 @@ MAX_PROGRAM = 100
 MAX_CATEGORY = 50
 MAX_TEXT = 10_000
 MAX_DURATION_MINUTES = 24 * 60
-PLAUSIBLE_YEARS = (2000, 2100)
+PLAUSIBLE_YEARS = imports.PLAUSIBLE_YEARS
 # Activities, check-ins and feedback are things that happened: a time more than this far
 # ahead of the server clock is a typo (a day of slack covers time zones and clock skew).
 FUTURE_TOLERANCE = timedelta(days=1)
@@ -42,10 +42,6 @@ DATETIME_FORMATS = ("%d/%m/%Y %H:%M", "%d/%m/%Y %H:%M:%S", "%d/%m/%Y", "%d.%m.%Y
 
 
 # --- errors -----------------------------------------------------------------------------
-
-
-class FieldError(ValueError):
-    """One value cannot be used; the message says why, for a human (never echoing free text)."""
 
 
 @dataclass(frozen=True)
@@ -66,69 +62,29 @@ class RowInvalid(ValueError):
         self.errors = tuple(errors)
 
 
-class ImportRejected(ValueError):
-    """The input as a whole cannot be imported (nothing is stored)."""
-
-    def __init__(self, reason: str, *, missing_columns: Sequence[str] = ()) -> None:
-        super().__init__(reason)
-        self.missing_columns = tuple(missing_columns)
-
-
 # --- value normalisers ------------------------------------------------------------------
 
 
-def clean(value: Any) -> str | None:
-    """Trim whitespace (including non-breaking spaces), NFC-normalise; empty becomes None."""
-    if value is None:
-        return None
-    text = unicodedata.normalize("NFC", str(value)).strip()
-    return text or None
-
-
-def _key(value: str) -> str:
-    """Lookup key for headers and synonyms: case-folded, '_' and '-' as spaces, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFC", value).casefold().replace("_", " ").replace("-", " ").split())
+clean = imports.clean
+_key = imports.lookup_key
 
 
 def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r} (use an IANA name such as Europe/Oslo)") from None
+    return imports.zone(name, hint=" (use an IANA name such as Europe/Oslo)")
 
 
 def parse_identifier(value: str) -> str:
-    if len(value) > MAX_ID:
-        raise FieldError(f"is longer than {MAX_ID} characters")
-    if any(unicodedata.category(c).startswith("C") for c in value):
-        raise FieldError("contains control characters")
-    return value
+    return imports.check_identifier(value, MAX_ID)
 
 
 def parse_datetime(value: str, timezone: str = "UTC") -> datetime:
     """ISO 8601 first, then DD/MM/YYYY or DD.MM.YYYY (with optional HH:MM). No offset -> `timezone`. Result is UTC."""
-    text = value.strip()
-    parsed: datetime | None = None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        for fmt in DATETIME_FORMATS:
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
+    parsed = imports.parse_iso_or_formats(value.strip(), DATETIME_FORMATS)
     if parsed is None:
         raise FieldError(f"{value!r} is not a date-time (expected ISO 8601, DD/MM/YYYY HH:MM or DD.MM.YYYY)")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone(timezone))
-    try:
-        result = parsed.astimezone(UTC)
-    except OverflowError:
-        raise FieldError(f"{value!r} is out of range") from None
-    if not PLAUSIBLE_YEARS[0] <= result.year <= PLAUSIBLE_YEARS[1]:
-        raise FieldError(f"{value!r} is outside the plausible years {PLAUSIBLE_YEARS[0]}..{PLAUSIBLE_YEARS[1]}")
-    return result
+    return imports.plausible_utc(parsed, value, PLAUSIBLE_YEARS)
 
 
 _MINUTES = re.compile(r"^(\d+)(?:\.0+)?\s*(?:m|min|mins|minute|minutes)?$", re.IGNORECASE)
@@ -230,16 +186,11 @@ def normalise_role(value: str) -> str:
 
 
 def parse_text(value: str) -> str:
-    # Never echo free text in an error: it may hold personal data.
-    if len(value) > MAX_TEXT:
-        raise FieldError(f"is longer than {MAX_TEXT} characters")
-    return value
+    return imports.check_length(value, MAX_TEXT)  # never echoes the text: it may hold personal data
 
 
 def parse_program(value: str) -> str:
-    if len(value) > MAX_PROGRAM:
-        raise FieldError(f"is longer than {MAX_PROGRAM} characters")
-    return value
+    return imports.check_length(value, MAX_PROGRAM)
 
 
 # --- records ----------------------------------------------------------------------------
@@ -525,20 +476,7 @@ class Parsed:
     filename: str | None = None
 
 
-def decode_csv(body: bytes) -> str:
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise ImportRejected(f"the CSV must be UTF-8 encoded (invalid byte at offset {exc.start})") from None
-
-
-def detect_delimiter(text: str) -> str:
-    """Comma, semicolon or tab: whichever the header line uses most (spreadsheets in many
-    European locales export with ';'). Defaults to a comma."""
-    header = text.split("\n", 1)[0]
-    counts = {d: header.count(d) for d in (",", ";", "\t")}
-    best = max(counts, key=lambda d: counts[d])
-    return best if counts[best] else ","
+decode_csv = imports.decode_utf8
 
 
 def resolve_columns(kind: str, header: Sequence[str]) -> tuple[dict[str, int], tuple[str, ...]]:
@@ -573,35 +511,24 @@ def resolve_columns(kind: str, header: Sequence[str]) -> tuple[dict[str, int], t
 def parse_csv(kind: str, text: str, ctx: Context, *, filename: str | None = None) -> Parsed:
     """Validate every row. Bad rows become RowErrors (line = the row's first physical line,
     the header is line 1; blank lines are skipped but counted); a file-level problem raises ImportRejected."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=detect_delimiter(text), strict=True)
-    try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise ImportRejected(f"the {kind} CSV is empty: a header row is required")
-        columns, ignored = resolve_columns(kind, header)
-        items: list[Item] = []
-        errors: list[RowError] = []
-        rejected: list[tuple[int | None, int | None]] = []
-        rows_total = 0
-        seen_lines = reader.line_num
-        for row in reader:
-            line = seen_lines + 1
-            seen_lines = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue
-            rows_total += 1
-            if len(row) != len(header):
-                errors.append(RowError(kind, line, None, None, f"the row has {len(row)} values but the header has {len(header)} columns"))
-                rejected.append((line, None))
-                continue
-            values = {canonical: row[i] for canonical, i in columns.items()}
-            try:
-                items.append((line, None, validate(kind, values, dataclasses.replace(ctx, line=line, index=None))))
-            except RowInvalid as exc:
-                errors.extend(exc.errors)
-                rejected.append((line, None))
-    except csv.Error as exc:
-        raise ImportRejected(f"the {kind} CSV is malformed near line {reader.line_num}: {exc}") from None
+    header, rows = imports.read_csv(text, delimiter=imports.sniff_delimiter(text), what=f"the {kind} CSV")
+    columns, ignored = resolve_columns(kind, header)
+    items: list[Item] = []
+    errors: list[RowError] = []
+    rejected: list[tuple[int | None, int | None]] = []
+    rows_total = 0
+    for line, row in rows:
+        rows_total += 1
+        if mismatch := imports.width_mismatch(row, header):
+            errors.append(RowError(kind, line, None, None, mismatch))
+            rejected.append((line, None))
+            continue
+        values = {canonical: row[i] for canonical, i in columns.items()}
+        try:
+            items.append((line, None, validate(kind, values, dataclasses.replace(ctx, line=line, index=None))))
+        except RowInvalid as exc:
+            errors.extend(exc.errors)
+            rejected.append((line, None))
     return Parsed(kind, rows_total, tuple(items), tuple(errors), tuple(rejected), ignored, filename)
 
 

@@ -20,6 +20,7 @@ import asyncpg
 
 from services.buddy_service import domain
 from services.buddy_service.domain import Match, Record
+from summit_common.sql import Where
 
 
 @dataclass(frozen=True)
@@ -107,23 +108,9 @@ async def insert_import(
     )
 
 
-async def get_import(conn: asyncpg.Connection, *, tenant: str, import_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT import_id, format, timezone, rows_total, accepted, rejected, duplicates, sections, errors, records,"
-        " imported_by, created_at FROM imports WHERE tenant_id = $1 AND import_id = $2",
-        tenant, import_id,
-    )
-    if row is None:
-        return None
-    report = dict(row)
-    for key in ("sections", "errors", "records"):
-        report[key] = json.loads(report[key])
-    report["created_at"] = row["created_at"].isoformat()
-    return report
-
-
-async def import_owner(conn: asyncpg.Connection, *, import_id: str) -> str | None:
-    return await conn.fetchval("SELECT tenant_id FROM imports WHERE import_id = $1", import_id)
+# What GET /v1/imports/{id} returns (summit_common.imports.get_import_report reads them).
+IMPORT_REPORT_COLUMNS = ("import_id", "format", "timezone", "rows_total", "accepted", "rejected", "duplicates",
+                         "sections", "errors", "records", "imported_by", "created_at")
 
 
 async def count_imports(conn: asyncpg.Connection, *, tenant: str) -> int:
@@ -181,31 +168,14 @@ async def list_matches(
     matched_from: datetime | None, matched_to: datetime | None, after: tuple[datetime, str] | None, limit: int,
 ) -> list[dict[str, Any]]:
     """Newest first; `after` is the (matched_at, match_id) of the last row of the previous page."""
-    clauses = ["tenant_id = $1"]
-    args: list[Any] = [tenant]
-
-    def where(sql: str, value: Any) -> None:
-        args.append(value)
-        clauses.append(sql.replace("?", f"${len(args)}"))
-
-    if participant:
-        where("participant_id = ?", participant)
-    if buddy:
-        where("buddy_id = ?", buddy)
-    if program:
-        where("program = ?", program)
-    if matched_from:
-        where("matched_at >= ?", matched_from)
-    if matched_to:
-        where("matched_at < ?", matched_to)
-    if after:
-        args.extend(after)
-        clauses.append(f"(matched_at, match_id) < (${len(args) - 1}, ${len(args)})")
-    args.append(limit)
+    where = (Where().equal("tenant_id", tenant).equal("participant_id", participant or None)
+             .equal("buddy_id", buddy or None).equal("program", program or None)
+             .at_least("matched_at", matched_from).below("matched_at", matched_to)
+             .keyset_below(("matched_at", "match_id"), after))
     rows = await conn.fetch(
-        f"SELECT {MATCH_COLUMNS} FROM buddy_matches WHERE {' AND '.join(clauses)}"
-        f" ORDER BY matched_at DESC, match_id DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT {MATCH_COLUMNS} FROM buddy_matches {where}"
+        f" ORDER BY matched_at DESC, match_id DESC LIMIT {where.bind(limit)}",
+        *where.args,
     )
     return [_match_out(r) for r in rows]
 

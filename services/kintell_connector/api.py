@@ -22,7 +22,7 @@ from starlette.datastructures import UploadFile
 
 from services.kintell_connector import domain, ingest, profiles, store
 from services.kintell_connector.config import KintellSettings
-from summit_common import tenancy
+from summit_common import imports, tenancy
 from summit_common.auth import Principal, current_principal, require_role
 from summit_common.logs import get_logger
 from summit_common.pagination import as_utc, clamp_limit, decode_time_cursor, encode_cursor
@@ -35,7 +35,6 @@ Caller = Annotated[Principal, Depends(current_principal)]
 # Imports change a company's data: its staff (or admins) only, not participants.
 Importer = Annotated[Principal, Depends(require_role("company_user", "admin"))]
 
-CSV_MEDIA_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}
 TENANT_HEADER = "X-Summit-Tenant"
 SIGNATURE_HEADER = "X-Kintell-Signature"
 TIMESTAMP_HEADER = "X-Kintell-Timestamp"
@@ -64,7 +63,7 @@ async def _read_csv(request: Request) -> tuple[bytes, str | None]:
             if not isinstance(upload, UploadFile):
                 raise Problem(422, "file missing", "send the CSV as the multipart form field 'file'")
             return await upload.read(), upload.filename
-    if media and media not in CSV_MEDIA_TYPES:
+    if media and media not in imports.CSV_MEDIA_TYPES:
         raise Problem(415, "unsupported media type", f"send the CSV as text/csv or multipart/form-data, not {media}")
     return await request.body(), None
 
@@ -126,20 +125,10 @@ async def import_sessions(
 
 @router.get("/imports/{import_id}")
 async def get_import(import_id: str, request: Request, caller: Caller) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as conn:
-        report = await store.get_import(conn, caller.tenant, import_id)
-        if report is None:
-            owner = await store.import_owner(conn, import_id)
-            raise await tenancy.not_found(runtime.pool, caller, f"import {import_id}", owner_tenant=owner)
-    return report
+    return await imports.get_import_report(request, caller, import_id, columns=store.IMPORT_REPORT_COLUMNS)
 
 
 # --- queries ----------------------------------------------------------------------------
-
-
-
-
 
 
 @router.get("/sessions")

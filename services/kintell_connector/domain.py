@@ -8,19 +8,19 @@ the event payloads the service emits, and the webhook signature scheme.
 
 from __future__ import annotations
 
-import csv
+import functools
 import hashlib
 import hmac
-import io
 import json
 import re
-import unicodedata
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from summit_common import imports
+from summit_common.imports import FieldError, ImportRejected
 
 SESSION_TYPES = ("language", "mentorship")
 STATUSES = ("scheduled", "completed", "cancelled")
@@ -32,7 +32,7 @@ MAX_SESSION_ID = 180
 MAX_REF_ID = 200
 MAX_TEXT = 10_000
 MAX_TOPIC = 100
-PLAUSIBLE_YEARS = (2000, 2100)
+PLAUSIBLE_YEARS = imports.PLAUSIBLE_YEARS
 
 REQUIRED_FIELDS = ("session_id", "session_type", "participant_id", "volunteer_id", "start", "status")
 OPTIONAL_FIELDS = (
@@ -54,10 +54,6 @@ FIELDS = REQUIRED_FIELDS + OPTIONAL_FIELDS
 # --- errors -----------------------------------------------------------------------------
 
 
-class FieldError(ValueError):
-    """One value cannot be normalised; the message says why, for a human."""
-
-
 @dataclass(frozen=True)
 class RowError:
     line: int | None
@@ -74,12 +70,7 @@ class RowInvalid(ValueError):
         self.errors = tuple(errors)
 
 
-class CsvRejected(ValueError):
-    """The file as a whole cannot be imported (nothing is stored)."""
-
-    def __init__(self, reason: str, *, missing_columns: Sequence[str] = ()) -> None:
-        super().__init__(reason)
-        self.missing_columns = tuple(missing_columns)
+CsvRejected = ImportRejected  # the file as a whole cannot be imported (nothing is stored)
 
 
 # --- the mapping profile ----------------------------------------------------------------
@@ -167,17 +158,8 @@ CANONICAL_PROFILE = MappingProfile(name="canonical", columns={f: (f,) for f in F
 # --- value normalisers ------------------------------------------------------------------
 
 
-def clean(value: Any) -> str | None:
-    """Trim whitespace (including non-breaking spaces); empty becomes None."""
-    if value is None:
-        return None
-    text = unicodedata.normalize("NFC", str(value)).strip()
-    return text or None
-
-
-def _key(value: str) -> str:
-    """Lookup key for synonyms: case-folded, '_' and '-' as spaces, whitespace collapsed."""
-    return " ".join(unicodedata.normalize("NFC", value).casefold().replace("_", " ").replace("-", " ").split())
+clean = imports.clean
+_key = imports.lookup_key
 
 
 _SESSION_TYPE_SYNONYMS = {
@@ -338,38 +320,18 @@ def normalise_level(value: str) -> str:
     return level
 
 
-def _zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r}") from None
+_zone = imports.zone
 
 
 def parse_datetime(value: str, formats: Sequence[str] = (), timezone: str = "UTC") -> datetime:
     """ISO 8601 first, then the profile's strptime formats. No offset -> `timezone`. Result is UTC."""
-    text = value.strip()
-    parsed: datetime | None = None
-    try:
-        parsed = datetime.fromisoformat(text)
-    except ValueError:
-        for fmt in formats:
-            try:
-                parsed = datetime.strptime(text, fmt)
-                break
-            except ValueError:
-                continue
+    parsed = imports.parse_iso_or_formats(value.strip(), formats)
     if parsed is None:
         expected = ", ".join(["ISO 8601", *(_human_format(f) for f in formats)])
         raise FieldError(f"{value!r} is not a date-time in a known format ({expected})")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=_zone(timezone))
-    try:
-        result = parsed.astimezone(UTC)
-    except OverflowError:
-        raise FieldError(f"{value!r} is out of range") from None
-    if not PLAUSIBLE_YEARS[0] <= result.year <= PLAUSIBLE_YEARS[1]:
-        raise FieldError(f"{value!r} is outside the plausible years {PLAUSIBLE_YEARS[0]}..{PLAUSIBLE_YEARS[1]}")
-    return result
+    return imports.plausible_utc(parsed, value, PLAUSIBLE_YEARS)
 
 
 _MINUTES = re.compile(r"^(\d+)(?:\.0+)?\s*(?:m|min|mins|minute|minutes)?$", re.IGNORECASE)
@@ -431,21 +393,12 @@ def split_topics(value: str, separator: str = ";") -> tuple[str, ...]:
     return tuple(topics)
 
 
-def _identifier(limit: int):
-    def parse(value: str) -> str:
-        if len(value) > limit:
-            raise FieldError(f"is longer than {limit} characters")
-        if any(unicodedata.category(c).startswith("C") for c in value):
-            raise FieldError("contains control characters")
-        return value
-
-    return parse
+def _identifier(limit: int) -> Callable[[str], str]:
+    return functools.partial(imports.check_identifier, limit=limit)
 
 
 def _text(value: str) -> str:
-    if len(value) > MAX_TEXT:
-        raise FieldError(f"is longer than {MAX_TEXT} characters")
-    return value
+    return imports.check_length(value, MAX_TEXT)
 
 
 # --- records ----------------------------------------------------------------------------
@@ -607,11 +560,7 @@ class ParsedCsv:
     ignored_columns: tuple[str, ...]
 
 
-def decode_csv(body: bytes) -> str:
-    try:
-        return body.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise CsvRejected(f"the CSV must be UTF-8 encoded (invalid byte at offset {exc.start})") from None
+decode_csv = imports.decode_utf8
 
 
 def resolve_columns(header: Sequence[str], profile: MappingProfile) -> tuple[dict[str, int], tuple[str, ...]]:
@@ -647,35 +596,24 @@ def resolve_columns(header: Sequence[str], profile: MappingProfile) -> tuple[dic
 def parse_csv(text: str, profile: MappingProfile) -> ParsedCsv:
     """Parse and normalise every row. Bad rows become RowErrors (line = the row's first line,
     the header is line 1); a file-level problem raises CsvRejected."""
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=profile.delimiter, strict=True)
-    try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise CsvRejected("the CSV is empty: a header row is required")
-        columns, ignored = resolve_columns(header, profile)
-        records: list[tuple[int, SessionRecord]] = []
-        errors: list[RowError] = []
-        rejected: set[int] = set()
-        rows_total = 0
-        seen_lines = reader.line_num
-        for row in reader:
-            line = seen_lines + 1
-            seen_lines = reader.line_num
-            if not any(cell.strip() for cell in row):
-                continue  # blank lines are not rows
-            rows_total += 1
-            if len(row) != len(header):
-                errors.append(RowError(line, None, f"the row has {len(row)} values but the header has {len(header)} columns"))
-                rejected.add(line)
-                continue
-            values = {canonical: row[index] for canonical, index in columns.items()}
-            try:
-                records.append((line, normalise_row(values, profile, line=line)))
-            except RowInvalid as exc:
-                errors.extend(exc.errors)
-                rejected.add(line)
-    except csv.Error as exc:
-        raise CsvRejected(f"the CSV is malformed near line {reader.line_num}: {exc}") from None
+    header, rows = imports.read_csv(text, delimiter=profile.delimiter)
+    columns, ignored = resolve_columns(header, profile)
+    records: list[tuple[int, SessionRecord]] = []
+    errors: list[RowError] = []
+    rejected: set[int] = set()
+    rows_total = 0
+    for line, row in rows:
+        rows_total += 1
+        if mismatch := imports.width_mismatch(row, header):
+            errors.append(RowError(line, None, mismatch))
+            rejected.add(line)
+            continue
+        values = {canonical: row[index] for canonical, index in columns.items()}
+        try:
+            records.append((line, normalise_row(values, profile, line=line)))
+        except RowInvalid as exc:
+            errors.extend(exc.errors)
+            rejected.add(line)
     return ParsedCsv(rows_total, tuple(records), tuple(errors), frozenset(rejected), ignored)
 
 

@@ -14,6 +14,7 @@ from typing import Any
 import asyncpg
 
 from services.kintell_connector.domain import Rating, SessionRecord, topics_json
+from summit_common.sql import Where
 
 SESSION_COLUMNS = (
     "session_id, session_type, status, participant_id, volunteer_id, started_at, duration_minutes,"
@@ -122,23 +123,9 @@ async def insert_import(conn: asyncpg.Connection, report: dict[str, Any], *, ten
     )
 
 
-async def get_import(conn: asyncpg.Connection, tenant: str, import_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT import_id, mapping, filename, rows_total, accepted, rejected, duplicates, errors, ignored_columns,"
-        " imported_by, created_at FROM imports WHERE tenant_id = $1 AND import_id = $2",
-        tenant, import_id,
-    )
-    if row is None:
-        return None
-    report = dict(row)
-    report["errors"] = json.loads(report["errors"])
-    report["ignored_columns"] = json.loads(report["ignored_columns"])
-    report["created_at"] = row["created_at"].isoformat()
-    return report
-
-
-async def import_owner(conn: asyncpg.Connection, import_id: str) -> str | None:
-    return await conn.fetchval("SELECT tenant_id FROM imports WHERE import_id = $1", import_id)
+# What GET /v1/imports/{id} returns (summit_common.imports.get_import_report reads them).
+IMPORT_REPORT_COLUMNS = ("import_id", "mapping", "filename", "rows_total", "accepted", "rejected", "duplicates",
+                         "errors", "ignored_columns", "imported_by", "created_at")
 
 
 def _session_out(row: asyncpg.Record) -> dict[str, Any]:
@@ -212,31 +199,14 @@ async def list_sessions(
     start_from: datetime | None, start_to: datetime | None, after: tuple[datetime, str] | None, limit: int,
 ) -> list[dict[str, Any]]:
     """Newest first; `after` is the (started_at, session_id) of the last row of the previous page."""
-    clauses = ["tenant_id = $1"]
-    args: list[Any] = [tenant]
-
-    def where(sql: str, value: Any) -> None:
-        args.append(value)
-        clauses.append(sql.replace("?", f"${len(args)}"))
-
-    if session_type:
-        where("session_type = ?", session_type)
-    if participant:
-        where("participant_id = ?", participant)
-    if status:
-        where("status = ?", status)
-    if start_from:
-        where("started_at >= ?", start_from)
-    if start_to:
-        where("started_at < ?", start_to)
-    if after:
-        args.extend(after)
-        clauses.append(f"(started_at, session_id) < (${len(args) - 1}, ${len(args)})")
-    args.append(limit)
+    where = (Where().equal("tenant_id", tenant).equal("session_type", session_type or None)
+             .equal("participant_id", participant or None).equal("status", status or None)
+             .at_least("started_at", start_from).below("started_at", start_to)
+             .keyset_below(("started_at", "session_id"), after))
     rows = await conn.fetch(
-        f"SELECT {SESSION_COLUMNS} FROM kintell_sessions WHERE {' AND '.join(clauses)}"
-        f" ORDER BY started_at DESC, session_id DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT {SESSION_COLUMNS} FROM kintell_sessions {where}"
+        f" ORDER BY started_at DESC, session_id DESC LIMIT {where.bind(limit)}",
+        *where.args,
     )
     return [_session_out(r) for r in rows]
 

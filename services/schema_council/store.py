@@ -12,6 +12,8 @@ from typing import Any
 
 import asyncpg
 
+from summit_common.sql import Where
+
 PROPOSAL_SUMMARY = (
     "proposal_id, kind, contract, title, owner, status, mode, breaking, published, target_date, created_by,"
     " created_at, updated_at, decided_by, decided_at"
@@ -73,27 +75,12 @@ async def proposal_owner(conn: asyncpg.Connection, *, proposal_id: str) -> str |
 async def list_proposals(conn: asyncpg.Connection, *, tenant: str, status: str | None, kind: str | None,
                          contract: str | None, after: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
     """Newest first; `after` is the (created_at, proposal_id) of the last row of the previous page."""
-    clauses = ["tenant_id = $1"]
-    args: list[Any] = [tenant]
-
-    def where(sql: str, value: Any) -> None:
-        args.append(value)
-        clauses.append(sql.replace("?", f"${len(args)}"))
-
-    if status:
-        where("status = ?", status)
-    if kind:
-        where("kind = ?", kind)
-    if contract:
-        where("contract = ?", contract)
-    if after:
-        args.extend(after)
-        clauses.append(f"(created_at, proposal_id) < (${len(args) - 1}, ${len(args)})")
-    args.append(limit)
+    where = (Where().equal("tenant_id", tenant).equal("status", status or None).equal("kind", kind or None)
+             .equal("contract", contract or None).keyset_below(("created_at", "proposal_id"), after))
     rows = await conn.fetch(
-        f"SELECT {PROPOSAL_SUMMARY} FROM proposals WHERE {' AND '.join(clauses)}"
-        f" ORDER BY created_at DESC, proposal_id DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT {PROPOSAL_SUMMARY} FROM proposals {where}"
+        f" ORDER BY created_at DESC, proposal_id DESC LIMIT {where.bind(limit)}",
+        *where.args,
     )
     return [dict(r) for r in rows]
 

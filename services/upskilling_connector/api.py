@@ -23,7 +23,7 @@ from starlette.datastructures import UploadFile
 from services.upskilling_connector import domain, ingest, store
 from services.upskilling_connector.providers import Registry, UnknownProvider, default_registry
 from services.upskilling_connector.providers.base import ProviderAdapter, RawExport, UnsupportedFormat
-from summit_common import tenancy
+from summit_common import imports, tenancy
 from summit_common.auth import Principal, current_principal, require_role
 from summit_common.logs import get_logger
 from summit_common.pagination import as_utc, clamp_limit, decode_time_cursor, encode_cursor
@@ -35,7 +35,6 @@ router = APIRouter(prefix="/v1", tags=["upskilling-connector"])
 Caller = Annotated[Principal, Depends(current_principal)]
 Writer = Annotated[Principal, Depends(require_role("company_user", "admin"))]
 
-CSV_MEDIA_TYPES = {"text/csv", "application/csv", "text/plain", "application/vnd.ms-excel"}
 JSON_MEDIA_TYPES = {"application/json", "text/json"}
 
 _EXPORT_BODY = {
@@ -63,7 +62,7 @@ Providers = Annotated[Registry, Depends(registry)]
 
 
 def _format_of(media: str, filename: str | None = None) -> str | None:
-    if media in CSV_MEDIA_TYPES:
+    if media in imports.CSV_MEDIA_TYPES:
         return "csv"
     if media in JSON_MEDIA_TYPES or media.endswith("+json"):
         return "json"
@@ -169,20 +168,10 @@ async def list_providers(caller: Caller, providers: Providers) -> dict[str, Any]
 
 @router.get("/imports/{import_id}")
 async def get_import(import_id: str, request: Request, caller: Caller) -> dict[str, Any]:
-    runtime = request.app.state.runtime
-    async with runtime.pool.acquire() as conn:
-        report = await store.get_import(conn, tenant=caller.tenant, import_id=import_id)
-        if report is None:
-            owner = await store.import_owner(conn, import_id=import_id)
-            raise await tenancy.not_found(runtime.pool, caller, f"import {import_id}", owner_tenant=owner)
-    return report
+    return await imports.get_import_report(request, caller, import_id, columns=store.IMPORT_REPORT_COLUMNS)
 
 
 # --- queries ------------------------------------------------------------------------------
-
-
-
-
 
 
 def _page(rows: list[dict[str, Any]], limit: int, time_field: str, id_field: str) -> dict[str, Any]:

@@ -18,7 +18,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from enum import Enum
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from summit_common import imports
+from summit_common.imports import FieldError, ImportRejected
 
 PROVIDER_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")  # the ExternalRef.system rule
 CATEGORIES = ("language", "digital", "professional")
@@ -27,7 +29,7 @@ MAX_ID = 200  # NonEmpty in the contracts
 MAX_NAME = 200
 MAX_URL = 2000
 MAX_CREDITS = 1000.0
-PLAUSIBLE_YEARS = (2000, 2100)
+PLAUSIBLE_YEARS = imports.PLAUSIBLE_YEARS
 
 COMPLETED = "upskilling.course.completed.v1"
 CREDENTIAL_ISSUED = "upskilling.credential.issued.v1"
@@ -38,16 +40,7 @@ EMITS = (COMPLETED, CREDENTIAL_ISSUED, PROGRESS_UPDATED)
 # --- errors and locations ---------------------------------------------------------------
 
 
-class FieldError(ValueError):
-    """One value cannot be normalised; the message says why, for a human."""
-
-
-class ExportRejected(ValueError):
-    """The export as a whole cannot be imported (nothing is stored). Answered with 422."""
-
-    def __init__(self, reason: str, *, missing_columns: Sequence[str] = ()) -> None:
-        super().__init__(reason)
-        self.missing_columns = tuple(missing_columns)
+ExportRejected = ImportRejected  # the export as a whole cannot be imported (nothing is stored): a 422
 
 
 @dataclass(frozen=True, order=True)
@@ -169,12 +162,9 @@ def participant_ref(provider: str, participant_id: str) -> dict[str, str]:
 
 def clean(value: Any) -> str | None:
     """Trim whitespace (including non-breaking spaces), NFC; empty becomes None. Numbers become text."""
-    if value is None:
-        return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)
-    text = unicodedata.normalize("NFC", str(value)).strip()
-    return text or None
+    return imports.clean(value)
 
 
 def key(value: str) -> str:
@@ -191,11 +181,7 @@ def words(value: str) -> str:
 
 
 def identifier(value: str, *, limit: int = MAX_ID) -> str:
-    if len(value) > limit:
-        raise FieldError(f"is longer than {limit} characters")
-    if any(unicodedata.category(c).startswith("C") for c in value):
-        raise FieldError("contains control characters")
-    return value
+    return imports.check_identifier(value, limit)
 
 
 def text(value: str, *, limit: int = MAX_NAME) -> str:
@@ -225,11 +211,7 @@ def url(value: str) -> str:
     return value
 
 
-def zone(name: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown timezone {name!r}") from None
+zone = imports.zone
 
 
 # .NET / WCF JSON dates, as older itslearning services serialise them: /Date(1710513000000+0100)/.
@@ -255,27 +237,13 @@ def parse_datetime(value: str, *, formats: Sequence[str] = (), timezone: str = "
         except OverflowError:
             raise FieldError(f"{value!r} is out of range") from None
     else:
-        try:
-            parsed = datetime.fromisoformat(raw)
-        except ValueError:
-            for fmt in formats:
-                try:
-                    parsed = datetime.strptime(raw, fmt)
-                    break
-                except ValueError:
-                    continue
+        parsed = imports.parse_iso_or_formats(raw, formats)
     if parsed is None:
         expected = ", ".join(["ISO 8601", *(_human(f) for f in formats)])
         raise FieldError(f"{value!r} is not a date in a known format ({expected})")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=zone(timezone))
-    try:
-        result = parsed.astimezone(UTC)
-    except OverflowError:
-        raise FieldError(f"{value!r} is out of range") from None
-    if not PLAUSIBLE_YEARS[0] <= result.year <= PLAUSIBLE_YEARS[1]:
-        raise FieldError(f"{value!r} is outside the plausible years {PLAUSIBLE_YEARS[0]}..{PLAUSIBLE_YEARS[1]}")
-    return result
+    return imports.plausible_utc(parsed, value, PLAUSIBLE_YEARS)
 
 
 def local_midnight(day: date, timezone: str) -> datetime:

@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from services.upskilling_connector.domain import Completion, Credential, Progress, StoredProgress
+from summit_common.sql import Where
 
 
 async def lock_tenant(conn: asyncpg.Connection, *, tenant: str) -> None:
@@ -113,27 +114,10 @@ async def insert_import(conn: asyncpg.Connection, *, tenant: str, report: dict[s
 
 # --- reads ------------------------------------------------------------------------------------
 
-_JSON_COLUMNS = ("errors", "skipped_rows", "emitted", "notices", "ignored_columns")
-
-
-async def get_import(conn: asyncpg.Connection, *, tenant: str, import_id: str) -> dict[str, Any] | None:
-    row = await conn.fetchrow(
-        "SELECT import_id, kind, provider, format, filename, rows_total, accepted, duplicates, skipped, rejected,"
-        " errors, skipped_rows, emitted, notices, ignored_columns, imported_by, created_at"
-        " FROM imports WHERE tenant_id = $1 AND import_id = $2",
-        tenant, import_id,
-    )
-    if row is None:
-        return None
-    report = dict(row)
-    for name in _JSON_COLUMNS:
-        report[name] = json.loads(report[name])
-    report["created_at"] = row["created_at"].isoformat()
-    return report
-
-
-async def import_owner(conn: asyncpg.Connection, *, import_id: str) -> str | None:
-    return await conn.fetchval("SELECT tenant_id FROM imports WHERE import_id = $1", import_id)
+# What GET /v1/imports/{id} returns (summit_common.imports.get_import_report reads them).
+IMPORT_REPORT_COLUMNS = ("import_id", "kind", "provider", "format", "filename", "rows_total", "accepted", "duplicates",
+                         "skipped", "rejected", "errors", "skipped_rows", "emitted", "notices", "ignored_columns",
+                         "imported_by", "created_at")
 
 
 def _ref(row: asyncpg.Record) -> dict[str, str]:
@@ -200,26 +184,13 @@ async def _list(
 ) -> list[dict[str, Any]]:
     """Newest first; `after` is the (time, id) of the last row of the previous page."""
     id_column, time_column, out = _LISTS[table]
-    clauses = ["tenant_id = $1"]
-    args: list[Any] = [tenant]
-    for column, value in filters.items():  # column names come from this module, values are bound
-        if value is not None:
-            args.append(value)
-            clauses.append(f"{column} = ${len(args)}")
-    if time_from is not None:
-        args.append(time_from)
-        clauses.append(f"{time_column} >= ${len(args)}")
-    if time_to is not None:
-        args.append(time_to)
-        clauses.append(f"{time_column} < ${len(args)}")
-    if after is not None:
-        args.extend(after)
-        clauses.append(f"({time_column}, {id_column}) < (${len(args) - 1}, ${len(args)})")
-    args.append(limit)
+    where = Where().equal("tenant_id", tenant)
+    for column, value in filters.items():
+        where.equal(column, value)
+    where.at_least(time_column, time_from).below(time_column, time_to).keyset_below((time_column, id_column), after)
     rows = await conn.fetch(
-        f"SELECT * FROM {table} WHERE {' AND '.join(clauses)}"
-        f" ORDER BY {time_column} DESC, {id_column} DESC LIMIT ${len(args)}",
-        *args,
+        f"SELECT * FROM {table} {where} ORDER BY {time_column} DESC, {id_column} DESC LIMIT {where.bind(limit)}",
+        *where.args,
     )
     return [out(r) for r in rows]
 

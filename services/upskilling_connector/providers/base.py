@@ -9,11 +9,9 @@ import, with the reason) or `RowError` (invalid, with every problem found). No I
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, TypeVar
 
@@ -27,6 +25,7 @@ from services.upskilling_connector.domain import (
     clean,
     key,
 )
+from summit_common import imports
 
 FORMATS = ("csv", "json")
 T = TypeVar("T")
@@ -46,10 +45,7 @@ class RawExport:
     def decode(cls, body: bytes, export_format: str) -> RawExport:
         if export_format not in FORMATS:
             raise ValueError(f"unknown export format {export_format!r}")
-        try:
-            text = body.decode("utf-8-sig")
-        except UnicodeDecodeError as exc:
-            raise ExportRejected(f"the export must be UTF-8 encoded (invalid byte at offset {exc.start})") from None
+        text = imports.decode_utf8(body, what="the export")
         if not text.strip():
             raise ExportRejected("the export is empty")
         return cls(export_format, text)
@@ -139,53 +135,34 @@ def read_table(raw: RawExport, layout: Layout) -> Table:
     return _read_csv(raw.text, layout) if raw.format == "csv" else _read_json(raw.text, layout)
 
 
-def _sniff_delimiter(first_line: str, delimiters: Sequence[str]) -> str:
-    """The allowed delimiter that splits the header line most (ties: the first allowed one)."""
-    return max(delimiters, key=lambda d: (first_line.count(d), -delimiters.index(d)))
-
-
 def _read_csv(text: str, layout: Layout) -> Table:
-    first_line = text.lstrip("\ufeff").split("\n", 1)[0]
-    delimiter = _sniff_delimiter(first_line, layout.delimiters)
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=True)
+    header, source_rows = imports.read_csv(text, delimiter=imports.sniff_delimiter(text, layout.delimiters))
     lookup = layout.lookup()
-    try:
-        header = next(reader, None)
-        if header is None or not any(cell.strip() for cell in header):
-            raise ExportRejected("the CSV is empty: a header row is required")
-        positions: dict[str, int] = {}
-        labels: dict[str, str] = {}
-        ignored: list[str] = []
-        for index, name in enumerate(header):
-            canonical = lookup.get(key(name))
-            if canonical is None:
-                if name.strip():
-                    ignored.append(name.strip())
-                continue
-            if canonical in positions:
-                raise ExportRejected(
-                    f"columns {labels[canonical]!r} and {name.strip()!r} both mean {layout.column(canonical).label!r}"
-                )
-            positions[canonical] = index
-            labels[canonical] = name.strip()
-        _check_required(layout, set(positions))
-        rows: list[SourceRow] = []
-        seen_lines = reader.line_num
-        for cells in reader:
-            line = seen_lines + 1  # the physical line where this row starts (quoted newlines count)
-            seen_lines = reader.line_num
-            if not any(cell.strip() for cell in cells):
-                continue  # blank lines are not rows
-            where = Where(line=line)
-            all_labels = {c.name: labels.get(c.name, c.label) for c in layout.columns}
-            if len(cells) != len(header):
-                issue = Issue(None, f"the row has {len(cells)} values but the header has {len(header)} columns")
-                rows.append(SourceRow(where, {}, all_labels, (issue,)))
-                continue
-            values = {canonical: clean(cells[i]) for canonical, i in positions.items()}
-            rows.append(SourceRow(where, values, all_labels))
-    except csv.Error as exc:
-        raise ExportRejected(f"the CSV is malformed near line {reader.line_num}: {exc}") from None
+    positions: dict[str, int] = {}
+    labels: dict[str, str] = {}
+    ignored: list[str] = []
+    for index, name in enumerate(header):
+        canonical = lookup.get(key(name))
+        if canonical is None:
+            if name.strip():
+                ignored.append(name.strip())
+            continue
+        if canonical in positions:
+            raise ExportRejected(
+                f"columns {labels[canonical]!r} and {name.strip()!r} both mean {layout.column(canonical).label!r}"
+            )
+        positions[canonical] = index
+        labels[canonical] = name.strip()
+    _check_required(layout, set(positions))
+    rows: list[SourceRow] = []
+    for line, cells in source_rows:
+        where = Where(line=line)
+        all_labels = {c.name: labels.get(c.name, c.label) for c in layout.columns}
+        if mismatch := imports.width_mismatch(cells, header):
+            rows.append(SourceRow(where, {}, all_labels, (Issue(None, mismatch),)))
+            continue
+        values = {canonical: clean(cells[i]) for canonical, i in positions.items()}
+        rows.append(SourceRow(where, values, all_labels))
     return Table(tuple(rows), frozenset(positions), tuple(ignored))
 
 
