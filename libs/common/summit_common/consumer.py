@@ -19,14 +19,13 @@ from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import asyncpg
-import structlog
 from nats.aio.msg import Msg
 from nats.js import api
 from nats.js.client import JetStreamContext
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import trace
 
-from summit_common import dlq, outbox, tracing
+from summit_common import dlq, logs, outbox, tracing
 from summit_common.bus import Naming
 from summit_common.logs import get_logger
 from summit_common.metrics import Metrics
@@ -297,11 +296,11 @@ class Consumer:
         with span_scope as span:
             if span is not None and span.is_recording():
                 span.set_attribute("messaging.message.id", envelope.id)
-            with structlog.contextvars.bound_contextvars(
-                event_id=envelope.id, event_type=envelope.type, tenant=envelope.tenantid,
-                correlation_id=envelope.correlationid, trace_id=_trace_id(span, envelope),
-            ):
+            token = logs.handling.set((envelope, _trace_id(span, envelope)))
+            try:
                 await self._handler(item.incoming, uow)
+            finally:
+                logs.handling.reset(token)
         return uow.pending
 
     async def _on_failure(self, item: _Item, exc: Exception) -> None:

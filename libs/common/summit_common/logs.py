@@ -4,10 +4,25 @@ from __future__ import annotations
 
 import logging
 import sys
+from contextvars import ContextVar
+from typing import Any
 
 import structlog
 
 _configured = False
+# The event a handler is working on: ONE context variable set per event (cheap), expanded into
+# ids by a log processor only when a line is actually written.
+handling: ContextVar[tuple[Any, str | None] | None] = ContextVar("summit_handling", default=None)
+
+
+def add_event_ids(_logger, _method: str, event_dict: dict) -> dict:
+    current = handling.get()
+    if current is not None:
+        envelope, trace_id = current
+        for key, value in (("event_id", envelope.id), ("event_type", envelope.type), ("tenant", envelope.tenantid),
+                           ("correlation_id", envelope.correlationid), ("trace_id", trace_id)):
+            event_dict.setdefault(key, value)
+    return event_dict
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -20,6 +35,7 @@ def configure_logging(level: str = "INFO") -> None:
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
+            add_event_ids,
             structlog.processors.add_log_level,
             structlog.processors.TimeStamper(fmt="iso", utc=True),
             structlog.processors.format_exc_info,
