@@ -17,6 +17,7 @@ from summit_common import tenancy
 from summit_common.auth import Principal, current_principal, require_role
 from summit_common.pagination import clamp_limit, decode_cursor, encode_cursor
 from summit_common.problems import Problem
+from summit_contracts.ids import is_uuid
 
 router = APIRouter(prefix="/v1", tags=["impact-calculator"])
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -80,7 +81,7 @@ async def get_lineage(metric_id: str, caller: Caller, request: Request, limit: i
     if after is not None and (len(after) != 1 or not isinstance(after[0], str)):
         raise Problem(400, "invalid cursor", "the cursor is not one this API returned")
     async with runtime.pool.acquire() as conn:
-        metrics = await store.get_metrics_by_id(conn, metric_id=metric_id) if _is_uuid(metric_id) else None
+        metrics = await store.get_metrics_by_id(conn, metric_id=metric_id) if is_uuid(metric_id) else None
         if metrics is None or not caller.can_see(metrics["company_id"]):
             raise await tenancy.not_found(runtime.pool, caller, f"metric {metric_id}",
                                           owner_tenant=metrics["company_id"] if metrics else None)
@@ -125,12 +126,3 @@ async def put_investment(company: str, period: str, body: InvestmentPut, caller:
     view = _view(metrics)
     return view
 
-
-def _is_uuid(text: str) -> bool:
-    import uuid
-
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True

@@ -14,7 +14,6 @@ POST   /v1/webhooks/benevity/{tenant}      X-Benevity-Signature: t=<unix>,v1=<he
 
 from __future__ import annotations
 
-import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -30,7 +29,7 @@ from summit_common.auth import Principal, current_principal, require_role
 from summit_common.logs import get_logger
 from summit_common.pagination import clamp_limit, decode_time_cursor, encode_cursor
 from summit_common.problems import Problem
-from summit_contracts.ids import new_id
+from summit_contracts.ids import is_uuid, new_id
 
 router = APIRouter(prefix="/v1", tags=["impact-in"])
 Caller = Annotated[Principal, Depends(current_principal)]
@@ -192,9 +191,9 @@ async def _delivery(request: Request, caller: Principal, delivery_id: str, *, co
                     action: str = "read") -> dict[str, Any]:
     runtime = request.app.state.runtime
     row = await store.get_delivery(conn, tenant=caller.tenant, delivery_id=delivery_id, lock=lock) \
-        if _is_uuid(delivery_id) else None
+        if is_uuid(delivery_id) else None
     if row is None:
-        owner = await store.delivery_tenant(conn, delivery_id=delivery_id) if _is_uuid(delivery_id) else None
+        owner = await store.delivery_tenant(conn, delivery_id=delivery_id) if is_uuid(delivery_id) else None
         raise await tenancy.not_found(runtime.pool, caller, f"delivery {delivery_id}", owner_tenant=owner, action=action)
     return row
 
@@ -208,7 +207,7 @@ async def list_deliveries(caller: Caller, request: Request, platform: str | None
         raise Problem(422, "invalid status", f"status must be one of {', '.join(STATUSES)}")
     limit = clamp_limit(limit)
     after = decode_time_cursor(cursor)
-    if after is not None and not _is_uuid(after[1]):
+    if after is not None and not is_uuid(after[1]):
         raise Problem(400, "invalid cursor", "the cursor is not one this API returned")
     runtime = request.app.state.runtime
     async with runtime.pool.acquire() as conn:
@@ -315,11 +314,4 @@ async def benevity_webhook(tenant: str, request: Request) -> dict:
 def _parse_time(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
-
-def _is_uuid(text: str) -> bool:
-    try:
-        uuid.UUID(text)
-    except ValueError:
-        return False
-    return True
 
