@@ -14,4 +14,5 @@ service = Service(
     migrations=Path(__file__).parent / "migrations",
     batch_order=handlers.lock_order,
     workers=(worker.delivery_worker,),
+    production_secrets=("IMPACT_IN_SECRET_KEY",),
 )

@@ -19,4 +19,5 @@ service = Service(
     emits=(EXPORT_REQUESTED, DELETION_REQUESTED),
     batch_order=handlers.lock_order,
     workers=(worker.ticker,),
+    production_secrets=("PRIVACY_MASTER_KEY",),
 )

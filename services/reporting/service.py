@@ -20,4 +20,5 @@ service = Service(
     migrations=Path(__file__).parent / "migrations",
     workers=(scheduler.scheduler_worker, sse.hub_worker),
     personal_data=PersonalData(categories=privacy.CATEGORIES, export=privacy.export_subject, erase=privacy.erase_subject),
+    production_secrets=("REPORTING_PSEUDONYM_KEY", "REPORTING_SHARE_LINK_SECRET"),
 )

@@ -9,7 +9,7 @@ import asyncpg
 import nats
 import pytest
 
-from summit_common import dlq
+from summit_common import Service, dlq
 from summit_common.runtime import ServiceRuntime
 from summit_contracts import new_event
 from tests.helpers import eventually, read_subject
@@ -250,4 +250,19 @@ async def test_domain_streams_forget_events_after_their_max_age(settings, bus):
     await runtime.start(consume=False, relay=False)
     info = await bus.stream_info(runtime.naming.stream("probe"))
     assert info.config.max_age == 7 * 86400
+    await runtime.stop()
+
+
+async def test_production_refuses_to_start_on_public_dev_secrets(settings, monkeypatch):
+    service = Service(name="secretive", description="declares a secret", production_secrets=("SECRETIVE_KEY",))
+    monkeypatch.delenv("SECRETIVE_KEY", raising=False)
+    production = settings.model_copy(update={"env": "production"})
+    with pytest.raises(RuntimeError, match="set SECRETIVE_KEY"):
+        await ServiceRuntime(service, production).start()
+    dev = ServiceRuntime(service, settings)
+    await dev.start(consume=False, relay=False)  # dev: the default is fine
+    await dev.stop()
+    monkeypatch.setenv("SECRETIVE_KEY", "from-a-secret")
+    runtime = ServiceRuntime(service, production)
+    await runtime.start(consume=False, relay=False)
     await runtime.stop()

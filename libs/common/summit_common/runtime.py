@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import signal
 from collections.abc import AsyncIterator
 
@@ -59,6 +60,11 @@ class ServiceRuntime:
 
     async def start(self, *, consume: bool = True, relay: bool = True, workers: bool = True) -> None:
         s = self.settings
+        if s.env == "production":
+            missing = [name for name in self.service.production_secrets if not os.environ.get(name)]
+            if missing:
+                raise RuntimeError(f"{self.service.name}: set {', '.join(missing)}; "
+                                   "SUMMIT_ENV=production does not run on their public dev defaults")
         # A connection per consumer batch, plus the relay's listener and publisher, plus HTTP.
         self.pool = await db.create_pool(s.database_url, self.schema, max_size=len(self.service.handlers) + 8)
         async with self.pool.acquire() as conn:

@@ -36,6 +36,9 @@ class Service:
     # Long-running loops (schedulers, sweepers) started after the consumers, cancelled on
     # stop. Each gets the runtime (pool, js, settings, unit_of_work) and must survive errors.
     workers: tuple[Callable[[ServiceRuntime], Awaitable[None]], ...] = ()
+    # Environment variables whose dev defaults are public (keys, signing secrets): with
+    # SUMMIT_ENV=production the service refuses to start until each is set.
+    production_secrets: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.personal_data is not None:

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     # Appended to every service schema name (tests use it to give each test its own schemas).
     schema_suffix: str = ""
 
+    # "production" refuses to start a service whose declared secrets (Service.production_secrets)
+    # are unset, instead of running on their public dev defaults.
+    env: str = "dev"
+
     http_host: str = "127.0.0.1"
     http_port: int = 8000
     max_body_bytes: int = 5 * 1024 * 1024
