@@ -41,8 +41,6 @@ async def on_journey_event(event: Incoming, uow: UnitOfWork) -> None:
 
 def lock_order(event: Incoming) -> str:
     """Batches handle events in participant order, so replicas lock profiles in one order.
-    Data-subject requests (privacy.*) have no rule and no single participant: they sort first."""
-    if event.envelope.type not in domain.RULES:
-        return ""
+    (The chassis does not apply it to the data-subject requests it handles.)"""
     participant = domain.participant_of(event.envelope.type, event.data)
     return f"{participant.system}:{participant.id}" if participant else ""

@@ -157,4 +157,5 @@ def handlers_for(service: str, personal_data: PersonalData) -> dict[str, Handler
     return {EXPORT_REQUESTED: on_export_requested, DELETION_REQUESTED: on_deletion_requested}
 
 
+HANDLED = (EXPORT_REQUESTED, DELETION_REQUESTED)
 PRIVACY_EMITS = (EXPORT_ANSWERED, DELETION_CONFIRMED)

@@ -17,7 +17,7 @@ import asyncpg
 import uvicorn
 from fastapi import FastAPI
 
-from summit_common import db, outbox
+from summit_common import db, outbox, privacy
 from summit_common.bus import Naming, connect, ensure_streams
 from summit_common.consumer import Consumer
 from summit_common.http import build_app
@@ -87,7 +87,9 @@ class ServiceRuntime:
                 consumer = Consumer(
                     service=self.service.name, event_type=event_type, handler=handler, js=self.js, pool=self.pool,
                     naming=self.naming, settings=s, metrics=self.metrics, outbox_channel=self.outbox_channel,
-                    on_emitted=self._wake_relay, batch_order=self.service.batch_order,
+                    on_emitted=self._wake_relay,
+                    # The service's lock order is for its own events; DSAR requests keep delivery order.
+                    batch_order=None if event_type in privacy.HANDLED else self.service.batch_order,
                 )
                 await consumer.start()
                 self.consumers.append(consumer)
