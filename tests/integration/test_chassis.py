@@ -240,7 +240,7 @@ async def test_migrations_apply_once_under_concurrency(settings):
     await asyncio.gather(*(r.start(consume=False, relay=False) for r in runtimes))
     async with runtimes[0].pool.acquire() as conn:
         versions = await conn.fetch("SELECT version FROM schema_migrations ORDER BY version")
-    assert [v["version"] for v in versions] == ["chassis:0000", "probe:0001"]
+    assert [v["version"] for v in versions] == ["chassis:0000", "chassis:0001", "probe:0001"]
     for r in runtimes:
         await r.stop()
 

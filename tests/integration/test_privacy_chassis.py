@@ -116,3 +116,37 @@ async def test_workers_run_and_restart_after_an_error(settings, start_service):
     [task] = runtime._workers
     await runtime.stop()
     assert task.cancelled()
+
+
+async def record_rating(event, uow) -> None:
+    await uow.conn.execute("INSERT INTO people VALUES ($1, $2, $3, $4)", event.tenant, event.data.rated_by.system,
+                           event.data.rated_by.id, event.data.rating_id)
+
+
+def rating(rating_id: str, person: str, tenant: str = "acme"):
+    return new_event("kintell.rating.created.v1", {
+        "rating_id": rating_id, "session_id": "S-1", "rated_by": {"system": "kintell", "id": person},
+        "rater_role": "participant", "score": 4, "created_at": "2026-01-01T00:00:00Z"}, source="kintell-connector", tenantid=tenant)
+
+
+async def test_events_created_before_an_erasure_do_not_bring_the_person_back(tmp_path, start_service, bus):
+    service = holder(tmp_path)
+    service = Service(name=service.name, description=service.description, migrations=service.migrations,
+                      handlers={"kintell.rating.created.v1": record_rating}, personal_data=service.personal_data)
+    runtime = await start_service(service)
+    late = rating("R-late", "K-1")          # minted before the erasure, delivered after it
+    elsewhere = rating("R-globex", "K-1", tenant="globex")
+    await publish(bus, runtime, "privacy.deletion.requested.v1", {
+        "request_id": "del-1", "subject": {"refs": [{"system": "kintell", "id": "K-1"}]}, "requested_at": datetime.now(UTC)})
+    [confirmed] = await answers(bus, runtime, "privacy.deletion.confirmed.v1")
+    assert confirmed["status"] == "ok"
+    for event in (late, elsewhere, rating("R-new", "K-1"), rating("R-other", "K-2")):
+        await bus.publish(runtime.naming.subject(event.type), event.to_json(), headers={"Nats-Msg-Id": event.msg_id})
+
+    async def all_received():  # the late event too: received (never retried), just not applied
+        async with runtime.pool.acquire() as conn:
+            return await conn.fetchval("SELECT count(*) FROM inbox WHERE event_type = 'kintell.rating.created.v1'") == 4
+    await eventually(all_received)
+    async with runtime.pool.acquire() as conn:
+        rows = await conn.fetch("SELECT tenant_id, note FROM people ORDER BY note")
+    assert [(r["tenant_id"], r["note"]) for r in rows] == [("globex", "R-globex"), ("acme", "R-new"), ("acme", "R-other")]

@@ -25,7 +25,7 @@ from nats.js.client import JetStreamContext
 from nats.js.errors import FetchTimeoutError
 from opentelemetry import trace
 
-from summit_common import dlq, logs, outbox, tracing
+from summit_common import dlq, erasure, logs, outbox, tracing
 from summit_common.bus import Naming
 from summit_common.logs import get_logger
 from summit_common.metrics import Metrics
@@ -134,6 +134,7 @@ class Consumer:
         outbox_channel: str,
         on_emitted: Callable[[], None],
         batch_order: Callable[[Incoming[Any]], str] | None = None,
+        skip_erased: bool = False,
     ) -> None:
         self.service = service
         self.event_type = event_type
@@ -148,6 +149,7 @@ class Consumer:
         self._channel = outbox_channel
         self._on_emitted = on_emitted
         self._batch_order = batch_order
+        self._skip_erased = skip_erased
         self.durable = naming.durable(service, event_type)
         self._stopping = asyncio.Event()
         self._sub = None
@@ -269,12 +271,16 @@ class Consumer:
                 [i.incoming.envelope.type for i in items],
             )
             fresh = {r["msg_key"] for r in rows}
+            erased = await self._erased(conn, [i for i in items if i.key in fresh]) if self._skip_erased else set()
             duplicates = 0
             for item in items:
                 if item.key not in fresh:
                     duplicates += 1
                     continue
                 fresh.discard(item.key)  # the same event twice in one batch runs once
+                if item.key in erased:
+                    log.info("skipped_erased_subject", event_id=item.incoming.envelope.id, event_type=self.event_type)
+                    continue
                 emitted.extend(await self._handle(conn, item, deferred, precommit, hooks))
             emitted.extend(await finish_writes(conn, deferred, precommit))
             await outbox.write(conn, emitted, self._naming, self._channel)
@@ -284,6 +290,12 @@ class Consumer:
             self._metrics.duplicates.inc(duplicates)
         if emitted:
             self._on_emitted()
+
+    @staticmethod
+    async def _erased(conn: asyncpg.Connection, items: list[_Item]) -> set[str]:
+        """Keys of events about an erased person, created before the erasure: not applied again."""
+        hits = await erasure.suppressed(conn, [(i.incoming.envelope, i.incoming.data) for i in items])
+        return {items[i].key for i in hits}
 
     async def _handle(self, conn: asyncpg.Connection, item: _Item, deferred: dict[str, list[tuple]],
                       precommit: Precommit, hooks: list) -> list[CloudEvent]:

@@ -24,6 +24,7 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey, X
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
+from summit_common import erasure
 from summit_common.consumer import TRANSIENT_ERRORS, Handler, Incoming
 from summit_common.logs import get_logger
 from summit_common.uow import UnitOfWork
@@ -146,6 +147,8 @@ def handlers_for(service: str, personal_data: PersonalData) -> dict[str, Handler
         try:
             async with uow.conn.transaction():
                 counts = await personal_data.erase(uow.conn, event.tenant, request.subject)
+                # Events about them created until now (late, or replayed from the DLQ) are skipped.
+                await erasure.record(uow.conn, event.tenant, [(r.system, r.id) for r in request.subject.refs], _now())
             answer |= {"status": "ok", "deleted_counts": dict(counts)}
         except TRANSIENT_ERRORS:
             raise

@@ -90,6 +90,7 @@ class ServiceRuntime:
                     on_emitted=self._wake_relay,
                     # The service's lock order is for its own events; DSAR requests keep delivery order.
                     batch_order=None if event_type in privacy.HANDLED else self.service.batch_order,
+                    skip_erased=self.service.personal_data is not None and event_type not in privacy.HANDLED,
                 )
                 await consumer.start()
                 self.consumers.append(consumer)
