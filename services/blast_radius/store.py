@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 
 from services.blast_radius.domain import BreakingChange, ProposalDecision
+from summit_common.sql import Where
 
 _SUMMARY = ("assessment_id, tenant_id, created_at, created_by, change_kind, label, catalog_fingerprint, digest,"
             " risk_score, ready, affected, proposal_ids, signals, updated_at")
@@ -85,22 +86,11 @@ async def list_assessments(
     kind: str | None = None, affects: str | None = None,
 ) -> list[dict[str, Any]]:
     """One page of a tenant's assessments, newest first (keyset on the UUIDv7 id)."""
-    clauses, args = ["tenant_id = $1"], [tenant]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if before is not None:
-        clauses.append(f"assessment_id < {arg(uuid.UUID(before))}")
-    if ready is not None:
-        clauses.append(f"ready = {arg(ready)}")
-    if kind is not None:
-        clauses.append(f"{arg(kind)} = ANY(string_to_array(change_kind, '+'))")
-    if affects is not None:
-        clauses.append(f"{arg(affects)} = ANY(affected)")
+    where = (Where().equal("tenant_id", tenant).below("assessment_id", uuid.UUID(before) if before else None)
+             .equal("ready", ready).condition("{} = ANY(string_to_array(change_kind, '+'))", kind)
+             .condition("{} = ANY(affected)", affects))
     rows = await conn.fetch(
-        f"SELECT {_SUMMARY} FROM assessments WHERE {' AND '.join(clauses)} ORDER BY assessment_id DESC LIMIT {arg(limit)}", *args
+        f"SELECT {_SUMMARY} FROM assessments {where} ORDER BY assessment_id DESC LIMIT {where.bind(limit)}", *where.args
     )
     return [_summary(row) for row in rows]
 

@@ -6,6 +6,8 @@ import json
 from datetime import datetime
 from typing import Any
 
+from summit_common.sql import Where
+
 DELIVERY_COLUMNS = """id, tenant_id, platform, payload_type, idempotency_key, period, metric_id, event_id, metrics,
     status, attempts, cycle_attempts, replays, next_attempt_at, last_push_at, last_status_code, last_error,
     sent_payload, partner_reference, partner_status, partner_status_at, created_at, updated_at"""
@@ -166,19 +168,10 @@ async def attempts(conn, *, delivery_id) -> list[dict[str, Any]]:
 
 async def list_deliveries(conn, *, tenant: str, platform: str | None, status: str | None,
                           after: tuple[datetime, str] | None, limit: int) -> list[dict[str, Any]]:
-    args: list[Any] = [tenant, limit]
-    where = ["tenant_id = $1"]
-    if platform:
-        args.append(platform)
-        where.append(f"platform = ${len(args)}")
-    if status:
-        args.append(status)
-        where.append(f"status = ${len(args)}")
-    if after:
-        args.extend(after)
-        where.append(f"(created_at, id) < (${len(args) - 1}, ${len(args)}::uuid)")
-    rows = await conn.fetch(f"SELECT {DELIVERY_COLUMNS} FROM deliveries WHERE {' AND '.join(where)} "
-                            "ORDER BY created_at DESC, id DESC LIMIT $2", *args)
+    where = (Where().equal("tenant_id", tenant).equal("platform", platform or None).equal("status", status or None)
+             .keyset_below(("created_at", "id"), after))
+    rows = await conn.fetch(f"SELECT {DELIVERY_COLUMNS} FROM deliveries {where} "
+                            f"ORDER BY created_at DESC, id DESC LIMIT {where.bind(limit)}", *where.args)
     return [_row(r) for r in rows]
 
 

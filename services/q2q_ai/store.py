@@ -15,6 +15,8 @@ from typing import Any
 
 import asyncpg
 
+from summit_common.sql import Where
+
 _ITEM_COLUMNS = (
     "item_id, tenant_id, content_type, content_id, status, participant_system, participant_id, masked_text,"
     " observed_at, verdict, flag_id, review_decision"
@@ -226,25 +228,14 @@ async def list_outcomes(
     after: tuple[datetime, str] | None = None,
 ) -> list[dict[str, Any]]:
     """One page of a tenant's scores, newest observation first (ties by score_id, descending)."""
-    clauses, args = ["s.tenant_id = $1"], [tenant]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if participant is not None:
-        clauses.append(f"s.participant_system = {arg(participant[0])} AND s.participant_id = {arg(participant[1])}")
-    if dimension is not None:
-        clauses.append(f"s.dimension = {arg(dimension)}")
-    if observed_from is not None:
-        clauses.append(f"s.observed_at >= {arg(observed_from)}")
-    if observed_to is not None:
-        clauses.append(f"s.observed_at < {arg(observed_to)}")
-    if after is not None:
-        clauses.append(f"(s.observed_at, s.score_id) < ({arg(after[0])}, {arg(uuid.UUID(after[1]))})")
-    sql = (f"SELECT {_SCORE_COLUMNS} FROM outcome_scores s WHERE {' AND '.join(clauses)}"
-           f" ORDER BY s.observed_at DESC, s.score_id DESC LIMIT {arg(limit)}")
-    return [_score(r) for r in await conn.fetch(sql, *args)]
+    system, external_id = participant or (None, None)
+    where = (Where().equal("s.tenant_id", tenant).equal("s.participant_system", system)
+             .equal("s.participant_id", external_id).equal("s.dimension", dimension)
+             .at_least("s.observed_at", observed_from).below("s.observed_at", observed_to)
+             .keyset_below(("s.observed_at", "s.score_id"), (after[0], uuid.UUID(after[1])) if after else None))
+    sql = (f"SELECT {_SCORE_COLUMNS} FROM outcome_scores s {where}"
+           f" ORDER BY s.observed_at DESC, s.score_id DESC LIMIT {where.bind(limit)}")
+    return [_score(r) for r in await conn.fetch(sql, *where.args)]
 
 
 async def get_outcome(conn: asyncpg.Connection, *, score_id: str) -> tuple[str, dict[str, Any]] | None:

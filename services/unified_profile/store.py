@@ -16,6 +16,7 @@ from typing import Any
 import asyncpg
 
 from services.unified_profile.domain import ProfileState
+from summit_common.sql import Where
 
 _PROFILE_COLUMNS = "profile_id, tenant_id, version, flags, counters, last_activity_at, created_at, updated_at"
 
@@ -124,26 +125,16 @@ async def list_profiles(
     system: str | None = None, external_id: str | None = None,
 ) -> list[ProfileRow]:
     """One page of a tenant's profiles in profile_id order (UUIDv7: creation order)."""
-    clauses, args = ["p.tenant_id = $1"], [tenant]
-
-    def arg(value: Any) -> str:
-        args.append(value)
-        return f"${len(args)}"
-
-    if after is not None:
-        clauses.append(f"p.profile_id > {arg(uuid.UUID(after))}")
-    if flag is not None:
-        clauses.append(f"p.flags @> jsonb_build_object({arg(flag)}::text, true)")
+    where = (Where().equal("p.tenant_id", tenant).condition("p.profile_id > {}", uuid.UUID(after) if after else None)
+             .condition("p.flags @> jsonb_build_object({}::text, true)", flag))
     if system is not None:
-        clauses.append(
-            "EXISTS (SELECT 1 FROM identities i WHERE i.profile_id = p.profile_id"
-            f" AND i.tenant_id = p.tenant_id AND i.system = {arg(system)} AND i.external_id = {arg(external_id)})"
-        )
+        where.condition("EXISTS (SELECT 1 FROM identities i WHERE i.profile_id = p.profile_id"
+                        " AND i.tenant_id = p.tenant_id AND i.system = {} AND i.external_id = {})", system, external_id)
     sql = (
         f"SELECT {', '.join('p.' + c.strip() for c in _PROFILE_COLUMNS.split(','))} FROM profiles p"
-        f" WHERE {' AND '.join(clauses)} ORDER BY p.profile_id LIMIT {arg(limit)}"
+        f" {where} ORDER BY p.profile_id LIMIT {where.bind(limit)}"
     )
-    return [_profile(row) for row in await conn.fetch(sql, *args)]
+    return [_profile(row) for row in await conn.fetch(sql, *where.args)]
 
 
 # --- facts and milestones ---------------------------------------------------------------

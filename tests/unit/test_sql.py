@@ -44,3 +44,10 @@ def test_only_plain_names_are_accepted(name):
 
 def test_table_qualified_names_are_plain():
     assert str(Where().equal("m.tenant_id", "t1")) == "WHERE m.tenant_id = $1"
+
+
+def test_a_condition_written_in_code_binds_each_value_and_is_left_out_without_values():
+    where = Where().equal("tenant_id", "acme").condition("{} = ANY(affected)", "node-1").condition("x > {}", None)
+    where.condition("EXISTS (SELECT 1 WHERE a = {} AND b = {})", "s", None)  # one given: kept
+    assert str(where) == "WHERE tenant_id = $1 AND $2 = ANY(affected) AND EXISTS (SELECT 1 WHERE a = $3 AND b = $4)"
+    assert where.args == ["acme", "node-1", "s", None]

@@ -42,6 +42,14 @@ class Where:
     def below(self, column: str, value: Any) -> Where:
         return self._compare(column, "<", value)
 
+    def condition(self, sql: str, *values: Any) -> Where:
+        """A condition written in code (never from a request), one `{}` per value, each bound:
+        `.condition("{} = ANY(affected)", node)`. Left out when every value is None."""
+        if values and all(v is None for v in values):
+            return self
+        self.conditions.append(sql.format(*(self.bind(v) for v in values)))
+        return self
+
     def keyset_below(self, columns: Sequence[str], key: Sequence[Any] | None) -> Where:
         """`(a, b) < ($n, $m)`: the rows after `key` in a list sorted by `columns` descending."""
         if key is not None:
