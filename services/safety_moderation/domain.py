@@ -54,15 +54,18 @@ def max_severity(severities: Iterable[str]) -> str | None:
 class ContentField:
     id_field: str
     text_field: str
+    author_field: str  # the ExternalRef of the person who wrote the text (for data-subject requests)
 
 
-# Event type -> where its id and its free text are. The content_id of a screening is the
-# id of the record that holds the text (feedback_id, checkin_id, session_id, rating_id).
+# Event type -> where its id, its free text and its author are. The content_id of a screening
+# is the id of the record that holds the text (feedback_id, checkin_id, session_id, rating_id).
+# Buddy feedback carries only the participant's ref, also when `from_role` is buddy: the text
+# is filed under the participant of the match (the buddy has no ref on the event).
 CONTENT_FIELDS: dict[str, ContentField] = {
-    "buddy.feedback.submitted.v1": ContentField("feedback_id", "text"),
-    "buddy.checkin.completed.v1": ContentField("checkin_id", "notes"),
-    "kintell.session.completed.v1": ContentField("session_id", "notes"),
-    "kintell.rating.created.v1": ContentField("rating_id", "comment"),
+    "buddy.feedback.submitted.v1": ContentField("feedback_id", "text", "participant"),
+    "buddy.checkin.completed.v1": ContentField("checkin_id", "notes", "participant"),
+    "kintell.session.completed.v1": ContentField("session_id", "notes", "participant"),
+    "kintell.rating.created.v1": ContentField("rating_id", "comment", "rated_by"),
 }
 
 
@@ -71,6 +74,12 @@ def content_of(event_type: str, data: Any) -> tuple[str, str | None]:
     spec = CONTENT_FIELDS[event_type]
     text = getattr(data, spec.text_field)
     return str(getattr(data, spec.id_field)), (text if text and text.strip() else None)
+
+
+def author_of(event_type: str, data: Any) -> tuple[str, str] | None:
+    """(system, id) of the person whose text the event carries; None if the event names nobody."""
+    ref = getattr(data, CONTENT_FIELDS[event_type].author_field, None)
+    return (ref.system, ref.id) if ref is not None else None
 
 
 def content_digest(text: str | None) -> str:

@@ -28,6 +28,7 @@ EMITS = (TEXT_SCREENED, FLAG_RAISED, REVIEW_COMPLETED)
 async def on_text_event(event: Incoming, uow: UnitOfWork) -> None:
     content_type = event.envelope.type
     content_id, text = domain.content_of(content_type, event.data)
+    author = domain.author_of(content_type, event.data)
     holder = policy.holder()
     active = await holder.current()
     result = domain.screen(active, text, context_chars=holder.excerpt_chars)
@@ -37,7 +38,7 @@ async def on_text_event(event: Incoming, uow: UnitOfWork) -> None:
     first_time = await store.insert_screening(
         uow.conn, tenant=event.tenant, content_type=content_type, content_id=content_id,
         content_sha256=result.content_sha256, outcome=result.outcome, verdict=result.verdict, flag_id=flag_id,
-        policy_version=result.policy_version, event_id=event.envelope.id, screened_at=now,
+        policy_version=result.policy_version, event_id=event.envelope.id, screened_at=now, author=author,
     )
     if not first_time:
         # The same text of the same record under another event id (a webhook retry plus a CSV
@@ -47,7 +48,7 @@ async def on_text_event(event: Incoming, uow: UnitOfWork) -> None:
 
     if flag_id is not None:
         await store.insert_flag(uow.conn, flag_id=flag_id, tenant=event.tenant, content_type=content_type,
-                                content_id=content_id, screening=result, created_at=now)
+                                content_id=content_id, screening=result, created_at=now, author=author)
         primary = result.primary
         assert primary is not None
         uow.emit(FLAG_RAISED, {

@@ -35,15 +35,17 @@ def as_uuid(value: str) -> uuid.UUID | None:
 async def insert_screening(
     conn: asyncpg.Connection, *, tenant: str, content_type: str, content_id: str, content_sha256: str, outcome: str,
     verdict: str, flag_id: str | None, policy_version: str, event_id: str, screened_at: datetime,
+    author: tuple[str, str] | None = None,
 ) -> bool:
     """Record a screening; False when this text of this record was screened before (any event id).
     A concurrent insert of the same key (another replica) waits for that transaction, then loses."""
     inserted = await conn.fetchval(
         "INSERT INTO screenings (tenant_id, content_type, content_id, content_sha256, outcome, verdict, flag_id,"
-        " policy_version, event_id, screened_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+        " policy_version, event_id, screened_at, author_system, author_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         " ON CONFLICT (tenant_id, content_type, content_id, content_sha256) DO NOTHING RETURNING true",
         tenant, content_type, content_id, content_sha256, outcome, verdict,
-        uuid.UUID(flag_id) if flag_id else None, policy_version, event_id, screened_at,
+        uuid.UUID(flag_id) if flag_id else None, policy_version, event_id, screened_at, *(author or (None, None)),
     )
     return bool(inserted)
 
@@ -78,19 +80,19 @@ async def screening_owner(conn: asyncpg.Connection, *, content_type: str, conten
 
 async def insert_flag(
     conn: asyncpg.Connection, *, flag_id: str, tenant: str, content_type: str, content_id: str,
-    screening: domain.Screening, created_at: datetime,
+    screening: domain.Screening, created_at: datetime, author: tuple[str, str] | None = None,
 ) -> None:
     primary = screening.primary
     assert primary is not None and screening.masked_text is not None and screening.excerpt is not None
     severity = screening.severity or primary.severity
     await conn.execute(
         "INSERT INTO flags (flag_id, tenant_id, content_type, content_id, content_sha256, held, category, severity,"
-        " severity_rank, rule_id, matches, masked_text, excerpt, policy_version, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15)",
+        " severity_rank, rule_id, matches, masked_text, excerpt, policy_version, created_at, author_system, author_id)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13, $14, $15, $16, $17)",
         uuid.UUID(flag_id), tenant, content_type, content_id, screening.content_sha256, screening.outcome == "held",
         primary.category, severity, domain.SEVERITY_RANK[severity], primary.rule_id,
         json.dumps(_distinct_summaries(screening.matches)), screening.masked_text, screening.excerpt,
-        screening.policy_version, created_at,
+        screening.policy_version, created_at, *(author or (None, None)),
     )
 
 
@@ -182,3 +184,36 @@ async def list_flags(
     sql = f"SELECT {_FLAG_COLUMNS}, severity_rank FROM flags WHERE {' AND '.join(clauses)} ORDER BY {order} LIMIT {arg(limit)}"
     return await conn.fetch(sql, *args)
 
+
+
+# --- data-subject requests (privacy.py) ---------------------------------------------------
+
+_BY_AUTHOR = "tenant_id = $1 AND (author_system, author_id) IN (SELECT * FROM unnest($2::text[], $3::text[]))"
+
+
+async def export_author(conn: asyncpg.Connection, *, tenant: str, refs: tuple[list[str], list[str]]
+                        ) -> dict[str, list[dict[str, Any]]]:
+    """The screenings and flags of the texts a person wrote, in one tenant. The reviewer's id
+    is left out: it is about the staff member, not the subject."""
+    screenings = await conn.fetch(
+        "SELECT content_type, content_id, outcome, verdict, flag_id, policy_version, screened_at"
+        f" FROM screenings WHERE {_BY_AUTHOR} ORDER BY screened_at, content_type, content_id", tenant, *refs)
+    flags = await conn.fetch(
+        "SELECT flag_id, content_type, content_id, held, category, severity, masked_text, excerpt, status, decision,"
+        f" reason, created_at, decided_at FROM flags WHERE {_BY_AUTHOR} ORDER BY flag_id", tenant, *refs)
+    return {
+        "screenings": [{**dict(r), "flag_id": str(r["flag_id"]) if r["flag_id"] else None} for r in screenings],
+        "flags": [{**dict(r), "flag_id": str(r["flag_id"])} for r in flags],
+    }
+
+
+async def erase_author(conn: asyncpg.Connection, *, tenant: str, refs: tuple[list[str], list[str]]) -> dict[str, int]:
+    """Deletes the person's screenings and their flags (pending ones leave the review queue).
+    A decision being recorded holds the flag's row lock: the delete waits for it, and a decision
+    arriving after the delete finds no flag (404). Idempotent: a second call deletes nothing."""
+    flag_ids = await conn.fetch(f"DELETE FROM screenings WHERE {_BY_AUTHOR} RETURNING flag_id", tenant, *refs)
+    # Flags by author, plus any flag of the person's screenings (same author, belt and braces).
+    flags = await conn.execute(
+        f"DELETE FROM flags WHERE ({_BY_AUTHOR}) OR (tenant_id = $1 AND flag_id = ANY($4::uuid[]))",
+        tenant, *refs, [r["flag_id"] for r in flag_ids if r["flag_id"] is not None])
+    return {"screenings": len(flag_ids), "flags": int(flags.split()[-1])}

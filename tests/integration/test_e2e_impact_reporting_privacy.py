@@ -38,7 +38,7 @@ ROOT = Path(__file__).parents[2]
 SERVICES = (kintell_connector, buddy_service, upskilling_connector, safety_moderation, q2q_ai, unified_profile,
             impact_calculator, reporting, privacy_orchestrator)
 HOLDERS = {"kintell-connector", "buddy-service", "upskilling-connector", "unified-profile", "q2q-ai", "reporting",
-           "impact-calculator"}
+           "impact-calculator", "safety-moderation"}
 # One person as three source systems know them (the same refs a DSAR names).
 AMINA = {"refs": [{"system": "kintell", "id": "KP-201"}, {"system": "buddy", "id": "BP-201"},
                   {"system": "ecornell", "id": "EC-1001"}]}

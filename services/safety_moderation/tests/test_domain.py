@@ -45,6 +45,23 @@ def test_content_of_reads_the_record_id_and_its_free_text(event_type, id_field, 
     assert domain.content_of(event_type, model(event_type, "C-9", text="  \n ")) == ("C-9", None)
 
 
+@pytest.mark.parametrize(("event_type", "author_field"), [
+    ("buddy.feedback.submitted.v1", "participant"),
+    ("buddy.checkin.completed.v1", "participant"),
+    ("kintell.session.completed.v1", "participant"),
+    ("kintell.rating.created.v1", "rated_by"),
+])
+def test_author_of_is_the_ref_of_the_person_who_wrote_the_text(event_type, author_field):
+    data = model(event_type, "C-7", text="I felt welcome", **{author_field: {"system": "crm", "id": "P-9"}})
+    assert domain.author_of(event_type, data) == ("crm", "P-9")
+
+
+def test_buddy_feedback_from_the_buddy_is_filed_under_the_participant():
+    data = model("buddy.feedback.submitted.v1", "F-1", text="Great match", from_role="buddy",
+                 participant={"system": "buddy", "id": "P-1"})
+    assert domain.author_of("buddy.feedback.submitted.v1", data) == ("buddy", "P-1")
+
+
 def test_content_digest_is_the_sha256_of_the_exact_text():
     assert domain.content_digest("Hei!") == hashlib.sha256(b"Hei!").hexdigest()
     assert domain.content_digest(None) == domain.content_digest("") == hashlib.sha256(b"").hexdigest()

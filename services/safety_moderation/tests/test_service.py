@@ -6,6 +6,7 @@ import pytest
 
 from services.safety_moderation.service import service
 from summit_common.catalog import http_routes
+from summit_common.privacy import HANDLED, PRIVACY_EMITS
 
 ROUTES = {
     ("/v1/reviews", "GET"), ("/v1/reviews/{flag_id}", "GET"), ("/v1/reviews/{flag_id}/decision", "POST"),
@@ -13,8 +14,8 @@ ROUTES = {
     ("/v1/screen", "POST"),
 }
 CONSUMES = {"buddy.feedback.submitted.v1", "buddy.checkin.completed.v1", "kintell.session.completed.v1",
-            "kintell.rating.created.v1"}
-EMITS = {"safety.text.screened.v1", "safety.flag.raised.v1", "safety.review.completed.v1"}
+            "kintell.rating.created.v1", *HANDLED}
+EMITS = {"safety.text.screened.v1", "safety.flag.raised.v1", "safety.review.completed.v1", *PRIVACY_EMITS}
 
 
 def test_catalogue_sees_every_route_and_event():
@@ -22,6 +23,7 @@ def test_catalogue_sees_every_route_and_event():
     assert {(r["path"], m) for r in http_routes(service) for m in r["methods"]} == ROUTES
     assert set(service.handlers) == CONSUMES
     assert set(service.emits) == EMITS
+    assert set(service.personal_data.categories) == {"screenings", "flags"}
 
 
 @pytest.mark.integration
