@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import datetime, timedelta
 
 from nats.js import api
 from nats.js.errors import FetchTimeoutError
@@ -38,3 +39,30 @@ async def eventually(check, *, timeout: float = 15.0, interval: float = 0.05):
             return last
         await asyncio.sleep(interval)
     raise AssertionError(f"condition not met within {timeout}s (last value: {last!r})")
+
+
+async def pages_of(client, path: str, headers: dict, **params) -> list[list]:
+    """Every page of a cursor-paginated list route, following `next_cursor` to the end."""
+    pages, cursor = [], None
+    while True:
+        response = await client.get(path, params={**params, **({"cursor": cursor} if cursor else {})}, headers=headers)
+        body = response.json()
+        pages.append(body["items"])
+        cursor = body["next_cursor"]
+        if cursor is None:
+            return pages
+
+
+class ManualClock:
+    """A clock a test owns: calling it returns `now` (a datetime or monotonic seconds), which the
+    test sets or moves on with `advance`."""
+
+    def __init__(self, now: datetime | float) -> None:
+        self.now = now
+
+    def __call__(self) -> datetime | float:
+        return self.now
+
+    def advance(self, seconds: float) -> datetime | float:
+        self.now = self.now + (timedelta(seconds=seconds) if isinstance(self.now, datetime) else seconds)
+        return self.now

@@ -31,7 +31,7 @@ from services.unified_profile.service import service as unified_profile
 from services.upskilling_connector.service import service as upskilling_connector
 from summit_common.auth import mint_token
 from tests.fixtures import api_client
-from tests.helpers import eventually, read_subject
+from tests.helpers import ManualClock, eventually, read_subject
 
 pytestmark = pytest.mark.integration
 ROOT = Path(__file__).parents[2]
@@ -46,14 +46,6 @@ KARIM = {"refs": [{"system": "kintell", "id": "KP-204"}, {"system": "buddy", "id
 T0 = datetime.now(UTC).replace(microsecond=0)
 
 
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
 def auth(settings, roles=("admin",), tenant="acme") -> dict:
     return {"Authorization": f"Bearer {mint_token(settings.jwt_secret, sub='alice', tenant=tenant, roles=list(roles))}"}
 
@@ -65,7 +57,7 @@ async def platform(start_service, settings):
     runtimes = {s.name: await start_service(s, workers=False) for s in SERVICES}  # time-driven work runs by hand
     impact = httpx.AsyncClient(transport=httpx.ASGITransport(app=runtimes["impact-calculator"].app), base_url="http://impact")
     runtimes["reporting"].app.state.impact_client = impact
-    runtimes["reporting"].app.state.clock = Clock(T0)
+    runtimes["reporting"].app.state.clock = ManualClock(T0)
     clients = {name: api_client(r) for name, r in runtimes.items()}
     yield runtimes, clients
     for client in clients.values():

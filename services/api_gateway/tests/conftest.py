@@ -7,7 +7,6 @@ import os
 import uuid
 
 import httpx
-import nats
 import pytest
 import yaml
 from redis.asyncio import Redis
@@ -20,13 +19,6 @@ from services.api_gateway.tests.support import ROUTED, Echo
 from summit_common.runtime import ServiceRuntime
 
 REDIS_URL = os.environ.get("SUMMIT_TEST_REDIS_URL") or os.environ.get("REDIS_URL") or "redis://127.0.0.1:6379/0"
-
-
-@pytest.fixture
-async def bus(settings):
-    nc = await nats.connect(settings.nats_url)
-    yield nc.jetstream()
-    await nc.close()
 
 
 @pytest.fixture

@@ -7,21 +7,13 @@ import pytest
 from services.api_gateway.cache import LocalCache, RedisCache, generation
 from services.api_gateway.domain import Limit
 from services.api_gateway.ratelimit import LocalLimiter, RedisLimiter
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
+from tests.helpers import ManualClock
 
 # --- in process --------------------------------------------------------------------------
 
 
 async def test_local_cache_hits_until_the_ttl_and_caches_negative_answers():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     cache = LocalCache(ttl=300, clock=clock)
     miss = await cache.lookup("k")
     assert (miss.hit, miss.value) == (False, None)
@@ -37,7 +29,7 @@ async def test_local_cache_hits_until_the_ttl_and_caches_negative_answers():
 
 
 async def test_local_cache_refuses_a_fill_that_raced_an_invalidation():
-    cache = LocalCache(ttl=300, clock=Clock())
+    cache = LocalCache(ttl=300, clock=ManualClock(1000.0))
     ticket = (await cache.lookup("k")).ticket   # a request starts reading the database ...
     await cache.invalidate(["k"])               # ... the membership changes meanwhile ...
     await cache.store("k", "admin", ticket)     # ... and its (stale) answer is not kept
@@ -48,7 +40,7 @@ async def test_local_cache_refuses_a_fill_that_raced_an_invalidation():
 
 
 async def test_local_cache_invalidate_clear_and_bound():
-    cache = LocalCache(ttl=300, max_entries=3, clock=Clock())
+    cache = LocalCache(ttl=300, max_entries=3, clock=ManualClock(1000.0))
     for key in "abcd":
         await cache.store(key, key, (await cache.lookup(key)).ticket)
     assert len(cache) == 3 and not (await cache.lookup("a")).hit  # the oldest went
@@ -59,7 +51,7 @@ async def test_local_cache_invalidate_clear_and_bound():
 
 
 async def test_local_limiter_refuses_past_the_burst_and_refills():
-    clock = Clock()
+    clock = ManualClock(1000.0)
     limiter = LocalLimiter(clock=clock)
     tenant, key = Limit(10, 100), Limit(1, 2)
     verdicts = [await limiter.take([("t", tenant), ("k1", key)]) for _ in range(3)]
@@ -71,7 +63,7 @@ async def test_local_limiter_refuses_past_the_burst_and_refills():
 
 
 async def test_local_limiter_tenant_bucket_is_shared_by_its_keys():
-    limiter = LocalLimiter(clock=Clock())
+    limiter = LocalLimiter(clock=ManualClock(1000.0))
     tenant, key = Limit(0.01, 2), Limit(10, 100)
     results = [(await limiter.take([("t", tenant), (f"k{i}", key)])).allowed for i in range(3)]
     assert results == [True, True, False]

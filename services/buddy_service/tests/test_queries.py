@@ -7,6 +7,7 @@ import pytest
 
 from services.buddy_service.tests.support import auth, import_csv, import_samples, sample
 from summit_common.auth import mint_token
+from tests.helpers import pages_of
 
 pytestmark = pytest.mark.integration
 
@@ -110,17 +111,10 @@ async def test_pagination_walks_every_match_once_newest_first(client, settings):
     rows = ["match_id,participant_id,buddy_id,matched_at"]
     rows += [f"T-{i:02d},P-{i},B-{i},2024-01-{i % 3 + 1:02d}T10:00:00Z" for i in range(11)]  # many ties on matched_at
     await import_csv(client, settings, "matches", "\n".join(rows).encode())
-    seen, cursor, pages = [], None, 0
-    while True:
-        params = {"limit": 4, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/matches", params=params, headers=auth(settings))).json()
-        assert len(page["items"]) <= 4
-        seen.extend(page["items"])
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert pages == 3
+    pages = await pages_of(client, "/v1/matches", auth(settings), limit=4)
+    assert all(len(page) <= 4 for page in pages)
+    seen = [item for page in pages for item in page]
+    assert len(pages) == 3
     assert len({m["match_id"] for m in seen}) == len(seen) == 11
     keys = [(m["matched_at"], m["match_id"]) for m in seen]
     assert keys == sorted(keys, reverse=True)

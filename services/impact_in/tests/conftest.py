@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import random
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 import pytest
 from pydantic import SecretStr
@@ -11,20 +11,7 @@ from services.impact_in.service import service
 from services.impact_in.settings import ImpactInSettings
 from services.impact_in.tests.fakes import FakeBenevity, FakeGoodera, FakeWorkday, Served
 from tests.fixtures import api_client
-
-
-class Clock:
-    """The service's clock in tests: starts at the real time (the fakes check real time), moves on demand."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> datetime:
-        self.now += timedelta(seconds=seconds)
-        return self.now
+from tests.helpers import ManualClock
 
 
 async def _no_sleep(_: float) -> None:
@@ -32,8 +19,8 @@ async def _no_sleep(_: float) -> None:
 
 
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(datetime.now(UTC))  # the fakes check real time
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 
 from services.kintell_connector.tests.support import auth, import_csv, sample
 from summit_common.auth import mint_token
+from tests.helpers import pages_of
 
 pytestmark = pytest.mark.integration
 
@@ -85,17 +86,10 @@ async def test_every_jwt_route_needs_a_valid_token(client, runtime, settings, me
 
 
 async def test_pagination_walks_every_session_once_newest_first(client, settings, imported):
-    seen, cursor, pages = [], None, 0
-    while True:
-        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/sessions", params=params, headers=auth(settings))).json()
-        assert len(page["items"]) <= 3
-        seen.extend(page["items"])
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert pages == 4
+    pages = await pages_of(client, "/v1/sessions", auth(settings), limit=3)
+    assert all(len(page) <= 3 for page in pages)
+    seen = [item for page in pages for item in page]
+    assert len(pages) == 4
     assert len({s["session_id"] for s in seen}) == len(seen) == 10
     keys = [(s["started_at"], s["session_id"]) for s in seen]
     assert keys == sorted(keys, reverse=True)

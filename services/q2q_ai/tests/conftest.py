@@ -1,32 +1,20 @@
-"""Fixtures for q2q-ai integration tests: the service on real NATS + Postgres, a JetStream
-client to publish and read events, and an HTTP client on the ASGI app."""
+"""Fixtures for q2q-ai integration tests: the service running on real NATS + Postgres and an
+HTTP client on it (`bus`, the JetStream context, comes from tests/fixtures.py)."""
 
 from __future__ import annotations
 
-import httpx
-import nats
 import pytest
 
 from services.q2q_ai.service import service
-from summit_common.runtime import ServiceRuntime
+from tests.fixtures import api_client
 
 
 @pytest.fixture
-async def bus(settings):
-    nc = await nats.connect(settings.nats_url)
-    yield nc.jetstream()
-    await nc.close()
-
-
-@pytest.fixture
-async def runtime(settings):
-    rt = ServiceRuntime(service, settings)
-    await rt.start()
-    yield rt
-    await rt.stop()
+async def runtime(start_service):
+    return await start_service(service)
 
 
 @pytest.fixture
 async def client(runtime):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.app), base_url="http://t") as http:
+    async with api_client(runtime) as http:
         yield http

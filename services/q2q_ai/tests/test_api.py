@@ -23,6 +23,7 @@ from services.q2q_ai.tests.support import (
     wait_status,
 )
 from summit_common.auth import mint_token
+from tests.helpers import pages_of
 
 pytestmark = pytest.mark.integration
 
@@ -79,17 +80,10 @@ async def test_filters(client, settings, scored, params, expected):
 
 
 async def test_pagination_walks_every_score_once(client, settings, scored):
-    seen, cursor, pages = [], None, 0
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/outcomes", params=params, headers=auth(settings))).json()
-        assert len(page["items"]) <= 2
-        seen.extend(page["items"])
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert pages == 4
+    pages = await pages_of(client, "/v1/outcomes", auth(settings), limit=2)
+    assert all(len(page) <= 2 for page in pages)
+    seen = [item for page in pages for item in page]
+    assert len(pages) == 4
     assert [s["score_id"] for s in seen] == [s["score_id"] for s in scored]
 
 

@@ -7,21 +7,12 @@ import pytest
 from services.reporting.config import ReportingSettings
 from services.reporting.service import service
 from tests.fixtures import api_client
-
-
-class Clock:
-    """The service clock in tests: set or advance `now`."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
+from tests.helpers import ManualClock
 
 
 @pytest.fixture
 def clock():
-    return Clock(datetime(2026, 3, 15, 12, 0, tzinfo=UTC))
+    return ManualClock(datetime(2026, 3, 15, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture

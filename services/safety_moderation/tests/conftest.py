@@ -4,14 +4,12 @@ on its app, and a JetStream context to publish and read events."""
 
 from __future__ import annotations
 
-import httpx
-import nats
 import pytest
 
 from services.safety_moderation import policy
 from services.safety_moderation.config import DEFAULT_POLICY_PATH, SafetySettings
 from services.safety_moderation.service import service
-from summit_common.runtime import ServiceRuntime
+from tests.fixtures import api_client
 
 
 @pytest.fixture
@@ -28,23 +26,13 @@ def safety_settings(policy_file) -> SafetySettings:
 
 
 @pytest.fixture
-async def runtime(settings, safety_settings):
+async def runtime(start_service, safety_settings):
     policy.configure(safety_settings)
-    rt = ServiceRuntime(service, settings)
-    await rt.start()
-    yield rt
-    await rt.stop()
+    yield await start_service(service)
     policy.configure(SafetySettings(policy_path=DEFAULT_POLICY_PATH, policy_check_seconds=10))
 
 
 @pytest.fixture
 async def client(runtime):
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=runtime.app), base_url="http://t") as http:
+    async with api_client(runtime) as http:
         yield http
-
-
-@pytest.fixture
-async def bus(settings):
-    nc = await nats.connect(settings.nats_url)
-    yield nc.jetstream()
-    await nc.close()

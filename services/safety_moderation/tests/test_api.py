@@ -21,6 +21,7 @@ from services.safety_moderation.tests.support import (
     screened,
 )
 from tests.fixtures import DEV_SECRET
+from tests.helpers import pages_of
 
 pytestmark = pytest.mark.integration
 SELF_HARM_2 = "I have been thinking about suicide a lot"
@@ -202,15 +203,9 @@ async def test_the_queue_is_most_severe_first_then_oldest_and_pages_with_a_curso
     for content_id, text in texts.items():
         await publish_text(bus, runtime, content_id, text)
         await screened(runtime, content_id)  # one at a time: flag ids (UUIDv7) follow this order
-    seen, cursor = [], None
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/reviews", params=params, headers=auth(settings))).json()
-        seen += [(i["content_id"], i["severity"]) for i in page["items"]]
-        assert "masked_text" not in (page["items"] or [{}])[0]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    pages = await pages_of(client, "/v1/reviews", auth(settings), limit=2)
+    seen = [(i["content_id"], i["severity"]) for page in pages for i in page]
+    assert all("masked_text" not in (page or [{}])[0] for page in pages)
     assert seen == [("FB-c", "critical"), ("FB-e", "high"), ("FB-b", "medium"), ("FB-a", "low"), ("FB-d", "low")]
 
     lows = (await client.get("/v1/reviews", params={"severity": "low"}, headers=auth(settings))).json()["items"]

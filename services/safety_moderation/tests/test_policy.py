@@ -7,23 +7,16 @@ import pytest
 
 from services.safety_moderation import domain, policy
 from services.safety_moderation.config import DEFAULT_POLICY_PATH, SafetySettings
+from tests.helpers import ManualClock
 
 V1 = "rules:\n  - {id: w, category: abuse, severity: low, action: flag, keywords: [alpha]}\n"
 V2 = "rules:\n  - {id: w, category: abuse, severity: high, action: hold, keywords: [alpha, beta]}\n"
 BROKEN = "rules:\n  - {id: w, category: abuse, severity: extreme, action: flag, keywords: [alpha]}\n"
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 1000.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
 @pytest.fixture
-def clock() -> Clock:
-    return Clock()
+def clock() -> ManualClock:
+    return ManualClock(1000.0)
 
 
 @pytest.fixture

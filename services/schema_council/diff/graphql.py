@@ -39,7 +39,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.schema_council.diff import tokens
 from services.schema_council.diff.model import Change, ChangeKind, DiffError, change
+from services.schema_council.diff.tokens import Tok
 
 K = ChangeKind
 _TOKEN = re.compile(
@@ -55,24 +57,8 @@ _TOKEN = re.compile(
 KINDS = {"scalar", "type", "interface", "union", "enum", "input"}
 
 
-@dataclass
-class Tok:
-    kind: str
-    text: str
-    line: int
-
-
 def tokenize(text: str) -> list[Tok]:
-    toks, pos, line = [], 0, 1
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise DiffError(f"GraphQL line {line}: unexpected character {text[pos]!r}")
-        if m.lastgroup not in ("ws", "comment"):
-            toks.append(Tok(m.lastgroup or "", m.group(), line))
-        line += m.group().count("\n")
-        pos = m.end()
-    return toks
+    return tokens.tokenize(text, _TOKEN, language="GraphQL", skip=frozenset({"ws", "comment"}))
 
 
 @dataclass
@@ -121,49 +107,18 @@ class Schema:
                 if name in self.types}
 
 
-class _Parser:
+class _Parser(tokens.TokenCursor):
+    language = "GraphQL"
+    end = "end of document"
+    keyword_kinds = frozenset({"punct", "name", "spread"})
+
     def __init__(self, text: str) -> None:
-        self.toks = tokenize(text)
-        self.i = 0
+        super().__init__(tokenize(text))
         self.schema = Schema()
         self.pending_extensions: list[GqlType] = []
 
-    def peek(self, offset: int = 0) -> Tok | None:
-        j = self.i + offset
-        return self.toks[j] if j < len(self.toks) else None
-
-    def error(self, message: str) -> DiffError:
-        tok = self.peek()
-        return DiffError(f"GraphQL {'line ' + str(tok.line) if tok else 'end of document'}: {message}")
-
-    def next(self) -> Tok:
-        tok = self.peek()
-        if tok is None:
-            raise self.error("unexpected end of document")
-        self.i += 1
-        return tok
-
-    def at(self, text: str) -> bool:
-        tok = self.peek()
-        return tok is not None and tok.text == text and tok.kind in ("punct", "name", "spread")
-
-    def accept(self, text: str) -> bool:
-        if self.at(text):
-            self.i += 1
-            return True
-        return False
-
-    def expect(self, text: str) -> None:
-        if not self.accept(text):
-            tok = self.peek()
-            raise self.error(f"expected {text!r}, found {tok.text if tok else 'end of document'!r}")
-
     def name(self, what: str = "a name") -> str:
-        tok = self.peek()
-        if tok is None or tok.kind != "name":
-            raise self.error(f"expected {what}, found {tok.text if tok else 'end of document'!r}")
-        self.i += 1
-        return tok.text
+        return self.word("name", what)
 
     def description(self) -> None:
         tok = self.peek()

@@ -37,7 +37,9 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from services.schema_council.diff import tokens
 from services.schema_council.diff.model import Change, ChangeKind, DiffError, change
+from services.schema_council.diff.tokens import Tok
 
 K = ChangeKind
 SCALARS = frozenset({
@@ -60,28 +62,9 @@ _TOKEN = re.compile(
 )
 
 
-@dataclass
-class Tok:
-    kind: str
-    text: str
-    line: int
-
-
 def tokenize(text: str) -> list[Tok]:
-    toks: list[Tok] = []
-    pos, line = 0, 1
-    while pos < len(text):
-        m = _TOKEN.match(text, pos)
-        if m is None:
-            raise DiffError(f"protobuf line {line}: unexpected character {text[pos]!r}")
-        kind = m.lastgroup or ""
-        if kind == "bc" and not m.group().endswith("*/"):
-            raise DiffError(f"protobuf line {line}: unterminated comment")
-        if kind not in ("ws", "lc", "bc"):
-            toks.append(Tok(kind, m.group(), line))
-        line += m.group().count("\n")
-        pos = m.end()
-    return toks
+    return tokens.tokenize(text, _TOKEN, language="protobuf", skip=frozenset({"ws", "lc", "bc"}),
+                           check=lambda kind, text: "unterminated comment" if kind == "bc" and not text.endswith("*/") else None)
 
 
 @dataclass
@@ -132,50 +115,16 @@ class ProtoFile:
     rpcs: dict[str, Rpc] = field(default_factory=dict)
 
 
-class _Parser:
+class _Parser(tokens.TokenCursor):
+    language = "protobuf"
+    end = "end of file"
+
     def __init__(self, text: str) -> None:
-        self.toks = tokenize(text)
-        self.i = 0
+        super().__init__(tokenize(text))
         self.file = ProtoFile()
 
-    # token helpers
-
-    def peek(self, offset: int = 0) -> Tok | None:
-        j = self.i + offset
-        return self.toks[j] if j < len(self.toks) else None
-
-    def error(self, message: str) -> DiffError:
-        tok = self.peek()
-        where = f"line {tok.line}" if tok else "end of file"
-        return DiffError(f"protobuf {where}: {message}")
-
-    def next(self) -> Tok:
-        tok = self.peek()
-        if tok is None:
-            raise self.error("unexpected end of file")
-        self.i += 1
-        return tok
-
-    def accept(self, text: str) -> bool:
-        tok = self.peek()
-        if tok is not None and tok.text == text:
-            self.i += 1
-            return True
-        return False
-
-    def expect(self, text: str) -> Tok:
-        tok = self.peek()
-        if tok is None or tok.text != text:
-            raise self.error(f"expected {text!r}, found {tok.text if tok else 'end of file'!r}")
-        self.i += 1
-        return tok
-
     def ident(self, what: str = "a name") -> str:
-        tok = self.peek()
-        if tok is None or tok.kind != "id":
-            raise self.error(f"expected {what}, found {tok.text if tok else 'end of file'!r}")
-        self.i += 1
-        return tok.text
+        return self.word("id", what)
 
     def integer(self) -> int:
         tok = self.next()

@@ -25,6 +25,7 @@ from services.schema_council.tests.support import (
     reviewer,
 )
 from summit_common.catalog import export_catalog
+from tests.helpers import pages_of
 
 pytestmark = pytest.mark.integration
 
@@ -230,15 +231,9 @@ async def test_the_list_filters_and_paginates(client, settings):
     ids = [(await create(client, settings, proposal_id=f"p-{i}"))["proposal_id"] for i in range(5)]
     await create(client, settings, proposal_id="gql", kind="graphql", contract="partner-api", proposed=SDL_V1)
     await move(client, settings, "p-1", "review", auth(settings))
-    seen, cursor = [], None
-    while True:
-        params = {"limit": 2, "kind": "jsonschema", **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/proposals", params=params, headers=auth(settings))).json()
-        assert len(page["items"]) <= 2
-        seen += [p["proposal_id"] for p in page["items"]]
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
+    pages = await pages_of(client, "/v1/proposals", auth(settings), limit=2, kind="jsonschema")
+    assert all(len(page) <= 2 for page in pages)
+    seen = [p["proposal_id"] for page in pages for p in page]
     assert seen == list(reversed(ids))
     review = (await client.get("/v1/proposals?status=review", headers=auth(settings))).json()["items"]
     assert [p["proposal_id"] for p in review] == ["p-1"]

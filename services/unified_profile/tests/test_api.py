@@ -19,6 +19,7 @@ from services.unified_profile.tests.support import (
 )
 from summit_common.auth import mint_token
 from tests.fixtures import DEV_SECRET
+from tests.helpers import pages_of
 
 pytestmark = pytest.mark.integration
 PROBLEM = "application/problem+json"
@@ -206,16 +207,9 @@ async def test_list_filters_by_flag_and_pages_with_a_cursor(runtime, client, set
     for pid in matched:
         assert (await put_flags(client, settings, pid, {"is_buddy_matched": True})).status_code == 200
 
-    seen, cursor, pages = [], None, 0
-    while True:
-        params = {"flag": "is_buddy_matched", "limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/profiles", params=params, headers=auth(settings))).json()
-        seen += [p["profile_id"] for p in page["items"]]
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert seen == sorted(matched) and pages == 2
+    pages = await pages_of(client, "/v1/profiles", auth(settings), flag="is_buddy_matched", limit=2)
+    seen = [p["profile_id"] for page in pages for p in page]
+    assert seen == sorted(matched) and len(pages) == 2
     everyone = (await client.get("/v1/profiles", params={"limit": 200}, headers=auth(settings))).json()
     assert sorted(p["profile_id"] for p in everyone["items"]) == sorted(pids) and everyone["next_cursor"] is None
     assert all("milestones" not in p for p in everyone["items"])

@@ -7,6 +7,7 @@ import pytest
 
 from services.upskilling_connector.tests.support import auth, import_sample, post_import
 from summit_common.auth import mint_token
+from tests.helpers import pages_of
 
 pytestmark = pytest.mark.integration
 
@@ -94,17 +95,10 @@ async def test_progress_list_holds_the_latest_per_course(client, settings, impor
 
 
 async def test_pagination_walks_every_completion_once(client, settings, imported):
-    seen, cursor, pages = [], None, 0
-    while True:
-        params = {"limit": 2, **({"cursor": cursor} if cursor else {})}
-        page = (await client.get("/v1/completions", params=params, headers=auth(settings))).json()
-        assert len(page["items"]) <= 2
-        seen.extend(page["items"])
-        pages += 1
-        cursor = page["next_cursor"]
-        if cursor is None:
-            break
-    assert pages == 3
+    pages = await pages_of(client, "/v1/completions", auth(settings), limit=2)
+    assert all(len(page) <= 2 for page in pages)
+    seen = [item for page in pages for item in page]
+    assert len(pages) == 3
     assert len({c["completion_id"] for c in seen}) == len(seen) == 5
     keys = [(c["completed_at"], c["completion_id"]) for c in seen]
     assert keys == sorted(keys, reverse=True)
